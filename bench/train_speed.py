@@ -1,0 +1,76 @@
+"""Time one MNIST training epoch: the project's trainer against the assignment's reference pipeline, side by side.
+
+    python bench/train_speed.py [--data_dir data] [--kind vae] [--repeats 3]
+
+Reference: torchvision's MNIST dataset with ToTensor and rounding per image, a DataLoader(batch_size=128,
+shuffle=True), the same model, Adam and loss. Project: train.loop.train_epoch on the binarised set in memory.
+Both use the same seed; each is timed `repeats` times, alternating, and the medians are compared.
+"""
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from vae_models import Autoencoder, gaussian_kl  # noqa: E402
+from train.loop import LoopConfig, make_optimizer, train_epoch  # noqa: E402
+from train.mnist import ensure_mnist, load_mnist  # noqa: E402
+
+
+def reference_epoch(model, optimizer, loader):
+    """The per-sample pipeline as in pytorch/examples vae/main.py."""
+    model.train()
+    for x, _ in loader:
+        x = x.view(-1, 784)
+        optimizer.zero_grad()
+        mu, logvar = model.encode(x)
+        recon = model.decode(model.sample(mu, logvar)[0])
+        loss = F.binary_cross_entropy(recon, x, reduction="sum")
+        if logvar is not None:
+            loss = loss + gaussian_kl(mu, logvar).sum()
+        loss.backward()
+        optimizer.step()
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data_dir", default="data")
+    p.add_argument("--kind", choices=["ae", "vae"], default="vae")
+    p.add_argument("--repeats", type=int, default=3)
+    args = p.parse_args()
+
+    from torchvision import datasets, transforms
+    ensure_mnist(args.data_dir)
+    dataset = datasets.MNIST(args.data_dir, train=True, download=False,
+                             transform=transforms.Compose([transforms.ToTensor(), torch.round]))
+    loader = torch.utils.data.DataLoader(dataset, batch_size=128, shuffle=True)
+    train_x = load_mnist(args.data_dir)["train"][0]
+    cfg = LoopConfig(out_dir=Path("."), quiet=True)
+
+    torch.manual_seed(cfg.seed)
+    ref_model = Autoencoder(args.kind)
+    ref_opt = torch.optim.Adam(ref_model.parameters(), lr=cfg.lr)
+    torch.manual_seed(cfg.seed)
+    model = Autoencoder(args.kind)
+    opt = make_optimizer(model, cfg)
+
+    ref_times, our_times = [], []
+    for r in range(args.repeats):
+        t = time.perf_counter()
+        reference_epoch(ref_model, ref_opt, loader)
+        ref_times.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        train_epoch(model, opt, train_x, torch.randperm(len(train_x)), cfg)
+        our_times.append(time.perf_counter() - t)
+        print(f"repeat {r}: reference {ref_times[-1]:.2f} s, project {our_times[-1]:.2f} s", flush=True)
+    ref, ours = statistics.median(ref_times), statistics.median(our_times)
+    print(f"{args.kind.upper()} epoch of 60,000 images on {torch.get_num_threads()} threads: "
+          f"reference pipeline {ref:.2f} s, project trainer {ours:.2f} s, speed-up {ref / ours:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""python -m train [mnist|celeba|evaluate|report] ...: how the weights are made.
+
+    python -m train --autoencoder_type vae            # MNIST (the default subcommand), 100 epochs
+    python -m train celeba --data_dir data/celeba     # the convolutional VAE on CelebA
+    python -m train evaluate weights/mnist-vae        # ELBO and importance-sampled log p(x) on the test set
+"""
+import argparse
+import string
+import sys
+from pathlib import Path
+
+import torch
+from torchvision.utils import save_image
+
+from vae_models import Autoencoder, decode_grid
+
+from . import artifacts
+from .loop import LoopConfig, train
+from .mnist import DataError, load_mnist, read_split
+
+COMMANDS = ("mnist", "celeba", "evaluate", "report")
+
+
+def common_flags(p, exp_name, weights_dir):
+    p.add_argument("--n_epochs", type=int, default=100, help="number of training epochs (default 100)")
+    p.add_argument("--batch_size", type=int, default=128, help="mini-batch size (default 128)")
+    p.add_argument("--lr", type=float, default=0.001, help="Adam learning rate (default 0.001)")
+    p.add_argument("--n_mc_samples", type=int, default=1,
+                   help="L, the Monte Carlo samples of z per image in the reconstruction term (default 1)")
+    p.add_argument("--seed", type=int, default=8675309, help="random seed (default 8675309)")
+    p.add_argument("--exp_name", default=exp_name,
+                   help=f"results folder name; $name expands to a flag's value (default {exp_name!r})")
+    p.add_argument("--out_dir", default="results", help="where results/<exp_name>/ is written (default results)")
+    p.add_argument("--weights_dir", default=weights_dir,
+                   help=f"where the final weights are exported with save_pretrained (default {weights_dir})")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                   help="torch device (default: cuda if available, else cpu)")
+    p.add_argument("--resume", action="store_true", help="continue from the last finished epoch's checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress bar; one log line per epoch")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="python -m train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command")
+
+    m = sub.add_parser("mnist", help="train the MNIST AE or VAE (default)")
+    m.add_argument("--autoencoder_type", choices=["ae", "vae"], default="ae", help="ae or vae (default ae)")
+    m.add_argument("--hidden_layer_size", type=int, default=512, help="hidden layer width (default 512)")
+    m.add_argument("--data_dir", default="data",
+                   help="folder holding MNIST/raw/ in torchvision's layout; fetched there if missing (default data)")
+    common_flags(m, "AE-arch=$autoencoder_type($hidden_layer_size)-lr=$lr-ep=$n_epochs",
+                 "weights/mnist-$autoencoder_type")
+    return parser
+
+
+def parse_args(argv):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in COMMANDS + ("-h", "--help"):
+        argv.insert(0, "mnist")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for flag in ("n_epochs", "batch_size", "n_mc_samples"):
+        if getattr(args, flag, 1) < 1:
+            parser.error(f"--{flag} must be at least 1")
+    if getattr(args, "lr", 1) <= 0:
+        parser.error("--lr must be positive")
+    for name in ("exp_name", "weights_dir"):
+        if hasattr(args, name):
+            setattr(args, name, string.Template(getattr(args, name)).safe_substitute(vars(args)))
+    return args
+
+
+def loop_config(args):
+    return LoopConfig(out_dir=Path(args.out_dir) / args.exp_name, n_epochs=args.n_epochs, batch_size=args.batch_size,
+                      lr=args.lr, n_mc_samples=args.n_mc_samples, seed=args.seed, device=args.device,
+                      resume=args.resume, quiet=args.quiet)
+
+
+@torch.inference_mode()
+def encode_all(model, x, batch_size=1000):
+    model.eval()
+    mus, logvars = [], []
+    for i in range(0, len(x), batch_size):
+        mu, logvar = model.encode(x[i:i + batch_size])
+        mus.append(mu)
+        logvars.append(mu.new_zeros(mu.shape) if logvar is None else logvar)
+    return torch.cat(mus), torch.cat(logvars)
+
+
+def run_mnist(args):
+    cfg = loop_config(args)
+    data = load_mnist(args.data_dir)
+    (train_x, _), (test_x, test_y) = data["train"], data["test"]
+    print(f"MNIST: {len(train_x)} training and {len(test_x)} test images, binarised; results in {cfg.out_dir}")
+    torch.manual_seed(args.seed)
+    model = Autoencoder(kind=args.autoencoder_type, hidden_size=args.hidden_layer_size)
+    name = f"{args.autoencoder_type.upper()} ({args.hidden_layer_size})"
+    rows = train(model, train_x, test_x, cfg, title=f"MNIST {name}")
+
+    # Task C: the codes of the test set and the decoded latent grid, then the weights the app loads.
+    model = model.cpu().eval()
+    mu, logvar = encode_all(model, test_x)
+    out = cfg.out_dir
+    artifacts.plot_latent_scatter(mu, test_y, out / "manifold.png", title=f"{name}: test-set codes")
+    artifacts.save_grid(decode_grid(model, n=20, lim=2.0), out / "manifold_digits.png", nrow=20)
+    last = rows[-1]["epoch"]
+    files = [out / f for f in ("perf_metrics.csv", "loss_curve.png", "manifold.png", "manifold_digits.png",
+                               f"reconstruction_{last}.png", f"sample_{last}.png")]
+    images, labels = read_split(args.data_dir, "test")
+
+    def write_extras(folder):
+        # What the app needs without MNIST: the 10,000 test codes with labels, and one example image per digit.
+        from safetensors.torch import save_file
+        tensors = {"mu": mu.contiguous(), "labels": test_y.to(torch.uint8)}
+        if model.is_vae:
+            tensors["logvar"] = logvar.contiguous()
+        save_file(tensors, folder / "test_latents.safetensors")
+        (folder / "examples").mkdir()
+        for digit in range(10):
+            hits = (labels == digit).nonzero()
+            if len(hits):
+                save_image(images[int(hits[0])].float().div(255).unsqueeze(0),
+                                     folder / "examples" / f"digit_{digit}.png")
+
+    artifacts.export_weights(model, args.weights_dir, files, write_extras)
+    print(f"Final epoch {last}: train {rows[-1]['train_loss']:.2f}, test {rows[-1]['test_loss']:.2f}. "
+          f"Weights exported to {args.weights_dir}")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        {"mnist": run_mnist}[args.command](args)
+    except DataError as e:
+        sys.exit(f"error: {e}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""Everything the trainer writes to disk: image grids, figures, metrics, checkpoints; each write is atomic."""
+import csv
+import json
+import os
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # figures go to files; no display needed
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+from safetensors.torch import load_file, save_file  # noqa: E402
+from safetensors import safe_open  # noqa: E402
+from torchvision.utils import save_image  # noqa: E402
+
+METRIC_COLUMNS = ["epoch", "train_loss", "test_loss", "lr", "train_bce", "train_kld", "test_bce", "test_kld"]
+
+
+@contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside `path` (same suffix, so writers can infer the format); on success it replaces
+    `path` in one rename, so a reader or a crash never sees a half-written file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def save_grid(images, path, nrow=8):
+    """images: (N, C, H, W) in [0, 1] -> one PNG grid (torchvision's make_grid + save_image)."""
+    with atomic_path(path) as tmp:
+        save_image(images.detach().float().cpu(), tmp, nrow=nrow, padding=2, pad_value=0.5)
+
+
+def write_metrics(rows, path):
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=METRIC_COLUMNS)
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+
+
+def read_metrics(path):
+    with open(path, newline="") as f:
+        return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def plot_loss_curve(rows, path, title=""):
+    epochs = [r["epoch"] for r in rows]
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    ax.plot(epochs, [r["train_loss"] for r in rows], label="train")
+    ax.plot(epochs, [r["test_loss"] for r in rows], label="test")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss per image (nats)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp)
+    plt.close(fig)
+
+
+def plot_latent_scatter(mu, labels, path, title=""):
+    """The test-set codes mu (N, 2), coloured by digit, with a colour bar (manifold.png)."""
+    fig, ax = plt.subplots(figsize=(6, 5), dpi=100)
+    points = ax.scatter(mu[:, 0], mu[:, 1], c=labels, cmap="tab10", s=2, vmin=-0.5, vmax=9.5)
+    fig.colorbar(points, ax=ax, ticks=range(10), label="digit")
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    ax.set_title(title)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp)
+    plt.close(fig)
+
+
+def save_checkpoint(path, model, optimizer, epoch, extra=None):
+    """Model, Adam state and RNG state after `epoch`, as one safetensors file (no pickle): tensors by name, the
+    rest as JSON in the header's metadata."""
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    state = optimizer.state_dict()
+    for pid, s in state["state"].items():
+        for k, v in s.items():
+            tensors[f"optim.{pid}.{k}"] = torch.as_tensor(v).cpu().contiguous()
+    tensors["rng.torch"] = torch.get_rng_state()
+    if torch.cuda.is_available():
+        tensors["rng.cuda"] = torch.cuda.get_rng_state()
+    meta = {"epoch": json.dumps(epoch), "param_groups": json.dumps(state["param_groups"]),
+            "extra": json.dumps(extra or {})}
+    with atomic_path(path) as tmp:
+        save_file(tensors, tmp, metadata=meta)
+
+
+def load_checkpoint(path, model, optimizer):
+    """Restore what save_checkpoint wrote (strictly) and return (epoch, extra)."""
+    tensors = load_file(path)
+    with safe_open(path, "pt") as f:
+        meta = f.metadata()
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, strict=True)
+    state = {}
+    for k, v in tensors.items():
+        if k.startswith("optim."):
+            _, pid, name = k.split(".", 2)
+            state.setdefault(int(pid), {})[name] = v
+    optimizer.load_state_dict({"state": state, "param_groups": json.loads(meta["param_groups"])})
+    torch.set_rng_state(tensors["rng.torch"])
+    if "rng.cuda" in tensors and torch.cuda.is_available():
+        torch.cuda.set_rng_state(tensors["rng.cuda"])
+    return json.loads(meta["epoch"]), json.loads(meta["extra"])
+
+
+def export_weights(model, weights_dir, extra_files=(), write_extras=None):
+    """save_pretrained (config.json + model.safetensors) plus the run's files, swapped in as a whole folder."""
+    weights_dir = Path(weights_dir)
+    weights_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = weights_dir.with_name(weights_dir.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    for f in extra_files:
+        shutil.copy2(f, tmp / Path(f).name)
+    if write_extras is not None:
+        write_extras(tmp)
+    old = weights_dir.with_name(weights_dir.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if weights_dir.exists():
+        os.replace(weights_dir, old)
+    os.replace(tmp, weights_dir)
+    shutil.rmtree(old, ignore_errors=True)

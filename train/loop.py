@@ -1,0 +1,173 @@
+"""The training loop, written once for every model and data set: MNIST (AE, VAE) and CelebA (ConvVAE).
+
+Data are whole tensors in memory (or memory-mapped), batched by shuffled index: no per-image Python in the loop.
+Under torchrun each process takes its share of every epoch through a DistributedSampler; only rank 0 writes files.
+"""
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch.utils.data import DistributedSampler
+from tqdm import tqdm
+
+from vae_models import loss_function
+
+from . import artifacts
+
+
+@dataclass
+class LoopConfig:
+    out_dir: Path
+    n_epochs: int = 100
+    batch_size: int = 128
+    lr: float = 1e-3
+    n_mc_samples: int = 1
+    seed: int = 8675309
+    device: str = "cpu"
+    resume: bool = False
+    quiet: bool = False
+    eval_batch_size: int = 1000
+
+
+def dist_info():
+    """(rank, world_size): (0, 1) unless started by torchrun."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def to_input(batch, device):
+    """A batch of stored images -> float model input on the device: uint8 (CelebA cache) becomes [0, 1]."""
+    batch = batch.to(device, non_blocking=True)
+    return batch.float().div_(255) if batch.dtype == torch.uint8 else batch
+
+
+def _autocast(device):
+    # bf16 on CUDA halves the memory traffic of the convolutions; the loss itself is computed in float32.
+    return torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else nullcontext()
+
+
+def _sum_loss(model, x, n_samples, device):
+    with _autocast(device):
+        logits, mu, logvar = model(x, n_samples)
+    return loss_function(logits.float(), x, mu.float(), None if logvar is None else logvar.float())
+
+
+@torch.inference_mode()
+def evaluate(model, data, cfg):
+    """Sums of (loss, BCE, KL) over `data` and its size, across all processes."""
+    rank, world = dist_info()
+    model.eval()
+    sums = torch.zeros(3, device=cfg.device)
+    part = data[rank::world]
+    for i in range(0, len(part), cfg.eval_batch_size):
+        x = to_input(part[i:i + cfg.eval_batch_size], cfg.device)
+        sums += torch.stack(_sum_loss(model, x, cfg.n_mc_samples, cfg.device))
+    count = torch.tensor(float(len(part)), device=cfg.device)
+    if world > 1:
+        dist.all_reduce(sums)
+        dist.all_reduce(count)
+    return sums / count
+
+
+@torch.inference_mode()
+def save_pictures(model, test_x, fixed_z, out_dir, epoch, device):
+    """reconstruction_<epoch>.png: 8 test images (top) over their reconstructions from z = mu (bottom);
+    sample_<epoch>.png: 64 decodes of a fixed z ~ N(0, I), the same z every epoch so the pictures can be compared."""
+    model.eval()
+    x = to_input(test_x[:8], device)
+    mu, _ = model.encode(x)
+    recon = model.decode(mu).float().view(-1, *model.image_shape)
+    originals = x.float().view(-1, *model.image_shape)
+    artifacts.save_grid(torch.cat([originals, recon]), out_dir / f"reconstruction_{epoch}.png", nrow=8)
+    artifacts.save_grid(model.decode(fixed_z).float().view(-1, *model.image_shape), out_dir / f"sample_{epoch}.png")
+
+
+def train_epoch(model, optimizer, train_x, order, cfg, desc=""):
+    """One pass over train_x[order] in mini-batches; returns the sums of (loss, BCE, KL) over the images seen."""
+    rank, _ = dist_info()
+    model.train()
+    sums = torch.zeros(3, device=cfg.device)
+    steps = range(0, len(order), cfg.batch_size)
+    bar = tqdm(steps, desc=desc, disable=cfg.quiet or rank != 0, leave=False, unit="batch")
+    for step, i in enumerate(bar):
+        x = to_input(train_x[order[i:i + cfg.batch_size]], cfg.device)
+        loss, bce, kld = _sum_loss(model, x, cfg.n_mc_samples, cfg.device)
+        optimizer.zero_grad(set_to_none=True)
+        (loss / len(x)).backward()  # the mean over the batch; Adam is insensitive to the scale
+        optimizer.step()
+        sums += torch.stack([loss.detach(), bce.detach(), kld.detach()])
+        if step % 50 == 0:
+            bar.set_postfix(loss=f"{loss.item() / len(x):.2f}")
+    return sums
+
+
+def make_optimizer(model, cfg):
+    return torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)
+
+
+def train(model, train_x, test_x, cfg, title=""):
+    """Train `model` on train_x for cfg.n_epochs, writing metrics, pictures and a checkpoint every epoch.
+
+    train_x, test_x: (N, ...) float tensors in [0, 1] or uint8 images; model(x, L) -> (logits, mu, logvar).
+    Returns the metric rows (one dict per epoch). The caller seeds torch before building the model.
+    """
+    rank, world = dist_info()
+    out_dir = Path(cfg.out_dir)
+    if rank == 0:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    raw_model = model.to(cfg.device)
+    optimizer = make_optimizer(raw_model, cfg)
+    ckpt_path, csv_path = out_dir / "checkpoint.safetensors", out_dir / "perf_metrics.csv"
+
+    start_epoch, rows = 0, []
+    if cfg.resume and ckpt_path.exists():
+        last, _ = artifacts.load_checkpoint(ckpt_path, raw_model, optimizer)
+        start_epoch = last + 1
+        rows = [r for r in artifacts.read_metrics(csv_path) if r["epoch"] <= last] if csv_path.exists() else []
+        _log(cfg, rank, f"Resuming {out_dir} after epoch {last}.")
+    elif cfg.resume:
+        _log(cfg, rank, f"No checkpoint in {out_dir}; starting from scratch.")
+    if world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(raw_model)
+
+    fixed_z = torch.randn(64, raw_model.latent_size, generator=torch.Generator().manual_seed(cfg.seed)).to(cfg.device)
+    # The sampler's shuffle depends only on (seed, epoch), so a resumed run sees the same batches.
+    sampler = DistributedSampler(range(len(train_x)), num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed)
+
+    for epoch in range(start_epoch, cfg.n_epochs):
+        t0 = time.perf_counter()
+        sampler.set_epoch(epoch)
+        order = torch.tensor(list(sampler))
+        sums = train_epoch(model, optimizer, train_x, order, cfg, desc=f"epoch {epoch}")
+        count = torch.tensor(float(len(order)), device=cfg.device)
+        if world > 1:
+            dist.all_reduce(sums)
+            dist.all_reduce(count)
+        train_means = (sums / count).tolist()
+        test_means = evaluate(model, test_x, cfg).tolist()
+        seconds = time.perf_counter() - t0
+
+        if rank == 0:
+            rows.append({"epoch": epoch, "train_loss": train_means[0], "test_loss": test_means[0], "lr": cfg.lr,
+                         "train_bce": train_means[1], "train_kld": train_means[2],
+                         "test_bce": test_means[1], "test_kld": test_means[2]})
+            artifacts.write_metrics(rows, csv_path)
+            save_pictures(raw_model, test_x, fixed_z, out_dir, epoch, cfg.device)
+            artifacts.save_checkpoint(ckpt_path, raw_model, optimizer, epoch)
+            _log(cfg, rank, f"epoch {epoch:3d}  train {train_means[0]:8.3f}  test {test_means[0]:8.3f}  "
+                            f"(BCE {test_means[1]:.2f}, KL {test_means[2]:.2f})  {seconds:.2f}s")
+        if world > 1:
+            dist.barrier()  # the checkpoint is complete before anyone moves on
+
+    if rank == 0 and rows:
+        artifacts.plot_loss_curve(rows, out_dir / "loss_curve.png", title)
+    return rows
+
+
+def _log(cfg, rank, message):
+    if rank == 0:
+        tqdm.write(message)  # prints above a running progress bar, or plainly under --quiet

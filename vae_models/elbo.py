@@ -1,0 +1,45 @@
+"""The negative ELBO of a VAE with a diagonal Gaussian posterior and a Bernoulli decoder.
+
+Loss = KL(q(z|x) || N(0, I)) - (1/L) sum_l log p(x | z_l),   z_l ~ q(z|x)        (assignment eq. 5)
+
+With q(z|x) = N(mu, diag(sigma^2)) the KL has the closed form of eq. 6 with mu2 = 0, Sigma2 = I:
+    KL = 1/2 * sum_j (mu_j^2 + sigma_j^2 - log sigma_j^2 - 1)
+and for a Bernoulli decoder log p(x|z) = sum_i x_i log lambda_i + (1 - x_i) log(1 - lambda_i) = -BCE(lambda, x).
+"""
+import torch
+import torch.nn.functional as F
+
+
+def reparameterize(mu, logvar, n_samples=1, generator=None):
+    """z = mu + exp(logvar / 2) * eps with eps ~ N(0, I) (Kingma & Welling 2014, sec. 2.4): (B, n) -> (L, B, n).
+
+    The noise is outside the network, so gradients flow to mu and logvar. With logvar None (the plain
+    autoencoder) z is mu itself and L is 1.
+    """
+    if logvar is None:
+        return mu.unsqueeze(0)
+    eps = torch.randn((n_samples, *mu.shape), generator=generator, device=mu.device, dtype=mu.dtype)
+    return mu + torch.exp(0.5 * logvar) * eps
+
+
+def gaussian_kl(mu, logvar):
+    """KL(N(mu, diag(exp(logvar))) || N(0, I)) per row: (B, n) -> (B,)."""
+    # mu^T mu + tr(Sigma) - log|Sigma| - n, with tr(Sigma) = sum exp(logvar) and log|Sigma| = sum logvar
+    return 0.5 * torch.sum(mu.pow(2) + logvar.exp() - logvar - 1, dim=-1)
+
+
+def loss_function(logits, x, mu, logvar):
+    """Negative ELBO summed over a batch, and its two parts.
+
+    logits: (L, B, ...) decoder logits for L Monte Carlo samples of z; x: (B, ...) targets in [0, 1];
+    mu, logvar: (B, n), or logvar None for the plain autoencoder (no KL term).
+    Returns (loss, BCE, KLD), each a scalar summed over the batch; BCE is averaged over the L samples.
+    """
+    n_samples = logits.shape[0]
+    # BCE on logits (log-sigmoid inside) never sees log(0): a decoder output of exactly 0 or 1 is no NaN.
+    BCE = F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="sum") / n_samples
+    if logvar is None:
+        KLD = torch.zeros((), device=x.device)
+    else:
+        KLD = gaussian_kl(mu, logvar).sum()
+    return BCE + KLD, BCE, KLD

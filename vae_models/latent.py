@@ -1,0 +1,20 @@
+"""The 2-D latent grid behind manifold_digits.png and the app's latent views (assignment Task C)."""
+import torch
+
+
+def latent_grid(n=20, lim=2.0):
+    """The n x n points of [-lim, lim]^2, in the order they are drawn: (n*n, 2).
+
+    Row r, column c of the picture is z = (z1, z2) = (-lim + c*step, lim - r*step): z1 grows to the right and z2
+    grows upwards, as on the scatter plot of the codes, so the two figures can be laid over each other.
+    """
+    axis = torch.linspace(-lim, lim, n)
+    z2, z1 = torch.meshgrid(axis.flip(0), axis, indexing="ij")
+    return torch.stack([z1, z2], dim=-1).reshape(-1, 2)
+
+
+@torch.inference_mode()
+def decode_grid(model, n=20, lim=2.0):
+    """Decode latent_grid(n, lim) into (n*n, C, H, W) images, row-major, ready for make_grid(nrow=n)."""
+    z = latent_grid(n, lim).to(next(model.parameters()).device)
+    return model.decode(z).view(-1, *model.image_shape)
