@@ -5,6 +5,7 @@
     python -m train evaluate weights/mnist-vae        # ELBO and importance-sampled log p(x) on the test set
 """
 import argparse
+import os
 import string
 import sys
 from pathlib import Path
@@ -12,9 +13,12 @@ from pathlib import Path
 import torch
 from torchvision.utils import save_image
 
-from vae_models import Autoencoder, decode_grid
+import torch.distributed as dist
+
+from vae_models import Autoencoder, ConvVAE, decode_grid
 
 from . import artifacts
+from .celeba import load_celeba
 from .loop import LoopConfig, train
 from .mnist import DataError, load_mnist, read_split
 
@@ -51,6 +55,17 @@ def build_parser():
                    help="folder holding MNIST/raw/ in torchvision's layout; fetched there if missing (default data)")
     common_flags(m, "AE-arch=$autoencoder_type($hidden_layer_size)-lr=$lr-ep=$n_epochs",
                  "weights/mnist-$autoencoder_type")
+
+    c = sub.add_parser("celeba", help="train the convolutional VAE on 64x64 CelebA faces (torchrun for many GPUs)")
+    c.add_argument("--data_dir", default="data/celeba",
+                   help="CelebA as torchvision lays it out (img_align_celeba/ + list_eval_partition.txt, here or "
+                        "in a celeba/ subfolder), or a plain folder of face images (default data/celeba)")
+    c.add_argument("--subset", type=int, default=50_000,
+                   help="train on a seeded random subset of this many training images; 0 for all (default 50000)")
+    c.add_argument("--latent_size", type=int, default=128, help="latent dimension (default 128)")
+    c.add_argument("--num_workers", type=int, default=min(8, os.cpu_count() or 1),
+                   help="processes decoding JPEGs while the cache is built, once (default: up to 8)")
+    common_flags(c, "CelebA-VAE(latent=$latent_size)-lr=$lr-ep=$n_epochs", "weights/celeba-vae")
     return parser
 
 
@@ -60,9 +75,11 @@ def parse_args(argv):
         argv.insert(0, "mnist")
     parser = build_parser()
     args = parser.parse_args(argv)
-    for flag in ("n_epochs", "batch_size", "n_mc_samples"):
+    for flag in ("n_epochs", "batch_size", "n_mc_samples", "latent_size", "hidden_layer_size"):
         if getattr(args, flag, 1) < 1:
             parser.error(f"--{flag} must be at least 1")
+    if getattr(args, "subset", 0) < 0:
+        parser.error("--subset must be 0 (all) or more")
     if getattr(args, "lr", 1) <= 0:
         parser.error("--lr must be positive")
     for name in ("exp_name", "weights_dir"):
@@ -128,10 +145,52 @@ def run_mnist(args):
           f"Weights exported to {args.weights_dir}")
 
 
+def setup_distributed(device):
+    """Under torchrun (WORLD_SIZE > 1): join the process group (NCCL on GPUs, gloo on CPUs) and pick this
+    process's device. -> (rank, device)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return 0, device
+    local_rank = int(os.environ["LOCAL_RANK"])
+    if device.startswith("cuda"):
+        torch.cuda.set_device(local_rank)
+        dist.init_process_group("nccl")
+        return dist.get_rank(), f"cuda:{local_rank}"
+    dist.init_process_group("gloo")
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // dist.get_world_size()))
+    return dist.get_rank(), device
+
+
+def run_celeba(args):
+    rank, device = setup_distributed(args.device)
+    cfg = loop_config(args)
+    cfg.device = device
+    if rank == 0:  # builds the uint8 cache the first time; the other processes then map the same files
+        train_x, test_x = load_celeba(args.data_dir, args.subset, args.seed, args.num_workers, args.quiet)
+        print(f"CelebA: {len(train_x)} training and {len(test_x)} test faces, 64x64; results in {cfg.out_dir}")
+    if dist.is_initialized():
+        dist.barrier()
+    if rank != 0:
+        train_x, test_x = load_celeba(args.data_dir, args.subset, args.seed, 0, True)
+    torch.manual_seed(args.seed)
+    model = ConvVAE(latent_size=args.latent_size)
+    if device.startswith("cuda"):
+        model = model.to(memory_format=torch.channels_last)
+    rows = train(model, train_x, test_x, cfg, title=f"CelebA ConvVAE (latent {args.latent_size})")
+    if rank == 0:
+        last, out = rows[-1]["epoch"], cfg.out_dir
+        files = [out / f for f in ("perf_metrics.csv", "loss_curve.png", f"reconstruction_{last}.png",
+                                   f"sample_{last}.png")]
+        artifacts.export_weights(model.cpu().eval(), args.weights_dir, files)
+        print(f"Final epoch {last}: train {rows[-1]['train_loss']:.2f}, test {rows[-1]['test_loss']:.2f}. "
+              f"Weights exported to {args.weights_dir}")
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def main(argv=None):
     args = parse_args(argv)
     try:
-        {"mnist": run_mnist}[args.command](args)
+        {"mnist": run_mnist, "celeba": run_celeba}[args.command](args)
     except DataError as e:
         sys.exit(f"error: {e}")
 

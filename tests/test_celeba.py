@@ -1,0 +1,110 @@
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from train.__main__ import main
+from train.celeba import FaceFiles, find_splits, load_celeba, subset_indices
+from train.mnist import DataError
+from vae_models import ConvVAE
+from conftest import ROOT
+
+
+def fake_faces(folder, n, seed=0, size=(178, 218)):
+    """n JPEGs of CelebA's size: a skin-coloured ellipse with two dark eyes on a random background."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size[1], 0:size[0]]
+    names = []
+    for i in range(n):
+        image = np.empty((size[1], size[0], 3), np.uint8)
+        image[:] = rng.integers(0, 255, 3)
+        cx, cy = size[0] / 2 + rng.normal(0, 4), size[1] / 2 + rng.normal(0, 4)
+        face = ((xx - cx) / 45) ** 2 + ((yy - cy) / 60) ** 2 < 1
+        image[face] = (224, 172, 140) + rng.integers(-20, 20, 3)
+        for ex in (cx - 18, cx + 18):
+            image[((xx - ex) / 6) ** 2 + ((yy - cy + 12) / 4) ** 2 < 1] = (40, 30, 30)
+        name = f"{i + 1:06d}.jpg"
+        Image.fromarray(image).save(folder / name, quality=90)
+        names.append(name)
+    return names
+
+
+@pytest.fixture
+def celeba_dir(tmp_path):
+    root = tmp_path / "data" / "celeba"
+    names = fake_faces(root / "img_align_celeba", 36)
+    parts = ["0"] * 24 + ["1"] * 4 + ["2"] * 8
+    (root / "list_eval_partition.txt").write_text("".join(f"{n} {p}\n" for n, p in zip(names, parts)))
+    return tmp_path / "data"
+
+
+def celeba_flags(data_dir, tmp_path, *more):
+    return ["celeba", "--data_dir", str(data_dir), "--out_dir", str(tmp_path / "results"), "--n_epochs", "1",
+            "--batch_size", "8", "--subset", "16", "--latent_size", "8", "--num_workers", "0", "--quiet",
+            "--exp_name", "faces", "--weights_dir", str(tmp_path / "weights"), *more]
+
+
+def test_celeba_layout_is_cropped_to_64_and_split_by_the_partition_file(celeba_dir):
+    train, test, root = find_splits(celeba_dir)
+    assert len(train) == 24 and len(test) == 8 and root == celeba_dir / "celeba"
+    face = FaceFiles(train)[0]
+    assert face.shape == (3, 64, 64) and face.dtype == torch.uint8
+
+
+def test_one_epoch_end_to_end_writes_every_artifact_and_loadable_weights(celeba_dir, tmp_path):
+    main(celeba_flags(celeba_dir, tmp_path))
+    out = tmp_path / "results" / "faces"
+    for name in ["perf_metrics.csv", "loss_curve.png", "reconstruction_0.png", "sample_0.png"]:
+        assert (out / name).stat().st_size > 0, name
+    model = ConvVAE.from_pretrained(tmp_path / "weights", strict=True)
+    assert model.latent_size == 8 and (tmp_path / "weights" / "sample_0.png").exists()
+    cache = sorted(p.name for p in (celeba_dir / "celeba" / "vae_explorer_cache").iterdir())
+    assert cache == ["test-8-64px.npy", "train-24-subset16-seed8675309-64px.npy"]
+
+
+def test_a_plain_folder_of_faces_works_with_a_held_out_part(tmp_path):
+    fake_faces(tmp_path / "faces", 20)
+    train, test, _ = find_splits(tmp_path / "faces")
+    assert len(train) == 18 and len(test) == 2 and not set(train) & set(test)
+    main(celeba_flags(tmp_path / "faces", tmp_path))
+    assert (tmp_path / "weights" / "model.safetensors").exists()
+
+
+def test_the_subset_is_the_same_for_the_same_seed(celeba_dir):
+    assert subset_indices(1000, 50, seed=1) == subset_indices(1000, 50, seed=1)
+    assert subset_indices(1000, 50, seed=1) != subset_indices(1000, 50, seed=2)
+    assert subset_indices(10, 50, seed=1) == list(range(10))
+    a, _ = load_celeba(celeba_dir, subset=10, seed=5, quiet=True)
+    b, _ = load_celeba(celeba_dir, subset=10, seed=5, quiet=True)  # from the cache this time
+    train, _, _ = find_splits(celeba_dir)
+    fresh = torch.stack([FaceFiles(train)[i] for i in subset_indices(len(train), 10, 5)])
+    assert torch.equal(a, b) and torch.equal(a, fresh)
+
+
+def test_a_broken_layout_is_refused_with_a_clear_message(celeba_dir, tmp_path, capsys):
+    root = celeba_dir / "celeba"
+    (root / "img_align_celeba" / "000003.jpg").unlink()
+    with pytest.raises(DataError, match="1 images named in .* are missing .*000003.jpg"):
+        find_splits(celeba_dir)
+    (root / "list_eval_partition.txt").unlink()
+    with pytest.raises(DataError, match="list_eval_partition.txt is missing"):
+        find_splits(celeba_dir)
+    with pytest.raises(DataError, match="No CelebA at"):
+        find_splits(tmp_path / "nowhere")
+    with pytest.raises(SystemExit, match="list_eval_partition.txt is missing"):
+        main(celeba_flags(celeba_dir, tmp_path))
+
+
+def test_torchrun_with_two_cpu_processes_trains_and_rank_0_writes(celeba_dir, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "train", *celeba_flags(celeba_dir, tmp_path, "--device", "cpu")]
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("Final epoch 0") == 1  # one writer
+    assert ConvVAE.from_pretrained(tmp_path / "weights", strict=True).latent_size == 8
