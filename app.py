@@ -62,11 +62,12 @@ def render_map(mu, labels, title):
     pad = 0.05 * (hi - lo)
     xlim, ylim = (lo[0] - pad[0], hi[0] + pad[0]), (lo[1] - pad[1], hi[1] + pad[1])
     fig = plt.figure(figsize=(5.2, 4.6), dpi=100)
-    ax = fig.add_axes([0.12, 0.1, 0.68, 0.82])
-    cax = fig.add_axes([0.83, 0.1, 0.03, 0.82])
+    ax = fig.add_axes([0.12, 0.1, 0.68, 0.8])
+    cax = fig.add_axes([0.83, 0.1, 0.03, 0.8])
     points = ax.scatter(mu[:, 0], mu[:, 1], c=labels, cmap="tab10", s=1.5, vmin=-0.5, vmax=9.5, rasterized=True)
     fig.colorbar(points, cax=cax, ticks=range(10), label="digit")
-    ax.set(xlim=xlim, ylim=ylim, xlabel="$z_1$", ylabel="$z_2$", title=title)
+    ax.set(xlim=xlim, ylim=ylim, xlabel="$z_1$", ylabel="$z_2$")
+    ax.text(0.99, 0.01, title, transform=ax.transAxes, ha="right", va="bottom", fontsize=8, alpha=0.7)
     fig.canvas.draw()
     image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
     x0, y0, x1, y1 = ax.get_window_extent().extents
@@ -108,7 +109,6 @@ def load_faces(source):
         return None, f"Could not load `{source}`: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
 
 
-torch.set_grad_enabled(False)
 EXPLORERS = {name: load_explorer(name, WEIGHTS / f"mnist-{name.lower()}") for name in MODELS}
 EXAMPLES = sorted((WEIGHTS / "mnist-vae" / "examples").glob("digit_*.png"))
 FACES, FACES_WHY = load_faces(CELEBA_WEIGHTS)
@@ -124,8 +124,9 @@ def to_picture(images, nrow=None, zoom=1):
 
 
 def digit_picture(x):
-    """(784,) or (28, 28) in [0, 1] -> a 168x168 picture."""
-    return to_picture(torch.as_tensor(x).view(1, 1, 28, 28), zoom=ZOOM)[2 * ZOOM:-2 * ZOOM, 2 * ZOOM:-2 * ZOOM]
+    """(784,) or (28, 28) in [0, 1] -> a 168x168 uint8 picture, each pixel a ZOOM x ZOOM square."""
+    digit = (torch.as_tensor(x).float().view(28, 28).numpy() * 255).round().astype(np.uint8)
+    return np.repeat(np.repeat(digit, ZOOM, 0), ZOOM, 1)
 
 
 def draw_map(explorer, points=(), ellipse=None, path=(), square=None):
@@ -137,10 +138,10 @@ def draw_map(explorer, points=(), ellipse=None, path=(), square=None):
         (x0, y0), (x1, y1) = m.to_pixel(-square, square), m.to_pixel(square, -square)
         draw.rectangle((x0, y0, x1, y1), outline=(60, 60, 60), width=2)
     if len(path) > 1:
-        draw.line([m.to_pixel(*z) for z in path], fill=(0, 0, 0), width=2)
+        draw.line([m.to_pixel(*z) for z in path], fill=(220, 0, 0), width=3)
         for z in path:
             x, y = m.to_pixel(*z)
-            draw.ellipse((x - 3, y - 3, x + 3, y + 3), fill=(255, 255, 255), outline=(0, 0, 0))
+            draw.ellipse((x - 4, y - 4, x + 4, y + 4), fill=(255, 255, 255), outline=(220, 0, 0), width=2)
     if ellipse is not None:
         (c1, c2), (s1, s2) = ellipse
         (x0, y0), (x1, y1) = m.to_pixel(c1 - 2 * s1, c2 + 2 * s2), m.to_pixel(c1 + 2 * s1, c2 - 2 * s2)
@@ -152,6 +153,7 @@ def draw_map(explorer, points=(), ellipse=None, path=(), square=None):
     return np.asarray(picture)
 
 
+@torch.inference_mode()
 def encode_digit(explorer, x):
     """x (784,) -> the explorer's mu (2,) and sigma (2,) (zeros for the AE)."""
     mu, logvar = explorer.model.encode(torch.as_tensor(x).view(1, 784))
@@ -190,6 +192,7 @@ def report_table(report):
     )
 
 
+@torch.inference_mode()
 def samples_for(explorer, n, seed):
     z = torch.randn(n, 2, generator=torch.Generator().manual_seed(int(seed)))
     return to_picture(explorer.model.decode(z).view(-1, 1, 28, 28))
@@ -201,7 +204,14 @@ def lerp_path(a, b, steps):
 
 
 # ------------------------------------------------------------------------------------------------------ handlers
-def _image_input(path):
+def _path(payload):
+    """An image input's raw value (its event runs with preprocess=False, so that a file that is not an image
+    reaches us and gets our message rather than gradio's) -> the uploaded file's path, or None."""
+    return payload.get("path") if isinstance(payload, dict) else payload
+
+
+def _image_input(payload):
+    path = _path(payload)
     if path is None:
         raise gr.Error("Upload an image of a digit first.")
     try:
@@ -271,6 +281,14 @@ def decode_point(model_name, z1, z2):
     return digit_picture(digit), draw_map(explorer, points=[(float(z1), float(z2))])
 
 
+def slider_ranges(model_name, z1, z2):
+    """The z1, z2 sliders span the model's map (the AE's codes reach much further out than the VAE's)."""
+    m = _explorer(model_name).map
+    return tuple(gr.update(minimum=math.floor(lo * 100) / 100, maximum=math.ceil(hi * 100) / 100,
+                           value=min(max(float(v), float(lo)), float(hi)))
+                 for (lo, hi), v in ((m.xlim, z1), (m.ylim, z2)))
+
+
 def pick_on_map(model_name, evt: gr.SelectData):
     """A click on the map -> the latent point under it (for the sliders), its digit and the marked map."""
     z1, z2 = _explorer(model_name).map.to_latent(*evt.index)
@@ -296,7 +314,8 @@ def _faces():
     return FACES
 
 
-def _face_input(path):
+def _face_input(payload):
+    path = _path(payload)
     if path is None:
         raise gr.Error("Upload a face image first.")
     try:
@@ -347,28 +366,33 @@ An **autoencoder** (AE) squeezes each 28x28 digit into a point z in 2-D and back
 maps it to a whole Gaussian q(z|x) and is trained on the negative ELBO: reconstruction (BCE) plus KL(q(z|x) || N(0, I)).
 Both were trained on MNIST for 100 epochs with the same architecture (784-512-2-512-784)."""
 
+def output_image(**kwargs):
+    """An output picture, sent as PNG: lossless, so a 28x28 digit stays crisp."""
+    return gr.Image(format="png", interactive=False, **kwargs)
+
+
 with gr.Blocks(title="VAE Explorer") as demo:
     gr.Markdown(INTRO)
     with gr.Tab("Reconstruct"):
         with gr.Row():
             with gr.Column():
-                sketch = gr.Sketchpad(label="Draw a digit", type="numpy", canvas_size=(280, 280), height=340,
+                sketch = gr.Sketchpad(label="Draw a digit", elem_id="sketch", type="numpy", canvas_size=(280, 280), height=340,
                                       brush=gr.Brush(default_size=14, colors=["#000000"], color_mode="fixed"))
-                upload = gr.Image(label="...or upload an image", type="filepath", sources=["upload", "clipboard"],
+                upload = gr.Image(label="...or upload an image", elem_id="upload", type="filepath", image_mode=None, sources=["upload", "clipboard"],
                                   height=200)
                 gr.Examples(examples=[[str(p)] for p in EXAMPLES], inputs=[upload], label="MNIST test digits")
             with gr.Column():
                 with gr.Row():
-                    seen = gr.Image(label="What the models see (28x28, binarised)", height=200)
-                    ae_recon = gr.Image(label="AE reconstruction", height=200)
-                    vae_recon = gr.Image(label="VAE reconstruction", height=200)
-                numbers = gr.Markdown()
+                    seen = output_image(label="What the models see (28x28, binarised)", height=200, elem_id="seen")
+                    ae_recon = output_image(label="AE reconstruction", height=200)
+                    vae_recon = output_image(label="VAE reconstruction", height=200)
+                numbers = gr.Markdown(elem_id="numbers")
                 with gr.Row():
-                    ae_map = gr.Image(label="AE latent space", value=EXPLORERS["AE"].map.image)
-                    vae_map = gr.Image(label="VAE latent space", value=EXPLORERS["VAE"].map.image)
+                    ae_map = output_image(label="AE latent space", value=EXPLORERS["AE"].map.image)
+                    vae_map = output_image(label="VAE latent space", value=EXPLORERS["VAE"].map.image)
         outputs = [seen, ae_recon, vae_recon, numbers, ae_map, vae_map]
         sketch.change(reconstruct_drawing, sketch, outputs, api_name="reconstruct_drawing", trigger_mode="always_last")
-        upload.change(reconstruct_upload, upload, outputs, api_name="reconstruct_upload")
+        upload.change(reconstruct_upload, upload, outputs, api_name="reconstruct_upload", preprocess=False)
 
     with gr.Tab("Sample"):
         with gr.Row():
@@ -376,8 +400,8 @@ with gr.Blocks(title="VAE Explorer") as demo:
             seed = gr.Number(value=0, precision=0, label="seed")
             sample_btn = gr.Button("Sample z ~ N(0, I)", variant="primary")
         with gr.Row():
-            vae_samples = gr.Image(label="VAE")
-            ae_samples = gr.Image(label="AE (same z)")
+            vae_samples = output_image(label="VAE", elem_id="vae-samples")
+            ae_samples = output_image(label="AE (same z)")
         sample_btn.click(sample, [n_samples, seed], [vae_samples, ae_samples], api_name="sample")
 
     with gr.Tab("Latent space"):
@@ -386,23 +410,25 @@ with gr.Blocks(title="VAE Explorer") as demo:
             grid_n = gr.Slider(2, 40, value=20, step=1, label="grid points a side")
             grid_lim = gr.Slider(0.5, 10, value=2.0, step=0.5, label="range: [-r, r]^2")
         with gr.Row():
-            grid_img = gr.Image(label="decoded grid (z1 grows to the right, z2 upwards)")
-            grid_map = gr.Image(label="test-set codes and the grid's square")
+            grid_img = output_image(label="decoded grid (z1 grows to the right, z2 upwards)", elem_id="grid-img")
+            grid_map = output_image(label="test-set codes and the grid's square")
         gr.Markdown("### Pick a point: drag the sliders or click on the map")
         with gr.Row():
             with gr.Column():
-                z1 = gr.Slider(-10, 10, value=0, step=0.01, label="z1")
-                z2 = gr.Slider(-10, 10, value=0, step=0.01, label="z2")
-                point_digit = gr.Image(label="decoded digit", height=200)
-            point_map = gr.Image(label="click anywhere on the map", interactive=False)
+                (x0, x1), (y0, y1) = EXPLORERS["VAE"].map.xlim, EXPLORERS["VAE"].map.ylim
+                z1 = gr.Slider(math.floor(x0 * 100) / 100, math.ceil(x1 * 100) / 100, value=0, step=0.01, label="z1",
+                               elem_id="z1")
+                z2 = gr.Slider(math.floor(y0 * 100) / 100, math.ceil(y1 * 100) / 100, value=0, step=0.01, label="z2")
+                point_digit = output_image(label="decoded digit", height=200)
+            point_map = output_image(label="click anywhere on the map", elem_id="point-map")
         gr.Markdown("### Interpolate between two digits (the straight line between their codes)")
         with gr.Row():
-            start = gr.Image(label="from", type="filepath", value=str(EXAMPLES[3]) if EXAMPLES else None, height=160)
-            end = gr.Image(label="to", type="filepath", value=str(EXAMPLES[8]) if len(EXAMPLES) > 8 else None, height=160)
+            start = gr.Image(label="from", type="filepath", image_mode=None, value=str(EXAMPLES[3]) if EXAMPLES else None, height=160)
+            end = gr.Image(label="to", type="filepath", image_mode=None, value=str(EXAMPLES[8]) if len(EXAMPLES) > 8 else None, height=160)
             steps = gr.Slider(2, 30, value=10, step=1, label="steps")
             interp_btn = gr.Button("Interpolate", variant="primary")
-        interp_strip = gr.Image(label="decodes along the path")
-        interp_map = gr.Image(label="the path on the map")
+        interp_strip = output_image(label="decodes along the path", elem_id="interp-strip")
+        interp_map = output_image(label="the path on the map")
 
         grid_inputs = [model_pick, grid_n, grid_lim]
         for trigger in (model_pick.change, grid_n.release, grid_lim.release):
@@ -411,10 +437,11 @@ with gr.Blocks(title="VAE Explorer") as demo:
         for slider in (z1, z2):
             slider.input(decode_point, [model_pick, z1, z2], [point_digit, point_map], api_name=False)
         demo.load(decode_point, [model_pick, z1, z2], [point_digit, point_map], api_name="decode_point")
-        model_pick.change(decode_point, [model_pick, z1, z2], [point_digit, point_map], api_name=False)
+        model_pick.change(slider_ranges, [model_pick, z1, z2], [z1, z2], api_name=False).then(
+            decode_point, [model_pick, z1, z2], [point_digit, point_map], api_name=False)
         point_map.select(pick_on_map, model_pick, [z1, z2, point_digit, point_map], api_name=False)
         interp_btn.click(interpolate, [model_pick, start, end, steps], [interp_strip, interp_map],
-                         api_name="interpolate")
+                         api_name="interpolate", preprocess=False)
 
     with gr.Tab("AE vs VAE"):
         gr.Markdown(metrics_table())
@@ -425,7 +452,7 @@ with gr.Blocks(title="VAE Explorer") as demo:
             gr.Markdown(f"### {title}")
             with gr.Row():
                 for name in ("AE", "VAE"):
-                    gr.Image(value=view(EXPLORERS[name]), label=name, interactive=False)
+                    output_image(value=view(EXPLORERS[name]), label=name)
 
     with gr.Tab("Faces"):
         if FACES is None:
@@ -438,21 +465,22 @@ app), or point the app at a Hub repo or folder that has them: `VAE_EXPLORER_CELE
                 face_n = gr.Slider(1, 64, value=16, step=1, label="how many")
                 face_seed = gr.Number(value=0, precision=0, label="seed")
                 face_btn = gr.Button("Sample faces", variant="primary")
-            face_grid = gr.Image(label="samples")
+            face_grid = output_image(label="samples")
             face_btn.click(face_samples, [face_n, face_seed], face_grid, api_name="face_samples")
             with gr.Row():
                 face_in = gr.Image(label="a face (centre-cropped to 64x64)", type="filepath")
-                face_seen = gr.Image(label="what the model sees")
-                face_out = gr.Image(label="reconstruction")
-            face_in.change(face_reconstruct, face_in, [face_seen, face_out], api_name="face_reconstruct")
+                face_seen = output_image(label="what the model sees")
+                face_out = output_image(label="reconstruction")
+            face_in.change(face_reconstruct, face_in, [face_seen, face_out], api_name="face_reconstruct",
+                           preprocess=False)
             with gr.Row():
                 face_a = gr.Image(label="from", type="filepath")
                 face_b = gr.Image(label="to", type="filepath")
                 face_steps = gr.Slider(2, 16, value=8, step=1, label="steps")
                 face_interp_btn = gr.Button("Interpolate")
-            face_strip = gr.Image(label="interpolation")
+            face_strip = output_image(label="interpolation")
             face_interp_btn.click(face_interpolate, [face_a, face_b, face_steps], face_strip,
-                                  api_name="face_interpolate")
+                                  api_name="face_interpolate", preprocess=False)
     gr.api(noop, api_name="noop")
 
 demo.queue(default_concurrency_limit=4, max_size=64)

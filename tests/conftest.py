@@ -39,3 +39,13 @@ def write_mnist(root, n_train=320, n_test=96):
 @pytest.fixture
 def mnist_dir(tmp_path):
     return write_mnist(tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def served_app():
+    """The real app, launched in this process on a free local port; -> (module, url)."""
+    import app
+
+    _, url, _ = app.demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
+    yield app, url
+    app.demo.close()

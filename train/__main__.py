@@ -3,6 +3,9 @@
     python -m train --autoencoder_type vae            # MNIST (the default subcommand), 100 epochs
     python -m train celeba --data_dir data/celeba     # the convolutional VAE on CelebA
     python -m train evaluate weights/mnist-vae        # ELBO and importance-sampled log p(x) on the test set
+    python -m train report                            # docs/figures/ from the shipped weights
+
+Each command's flags: python -m train <command> --help (mnist's flags are the assignment's).
 """
 import argparse
 import os
@@ -11,6 +14,7 @@ import sys
 from pathlib import Path
 
 import torch
+from safetensors.torch import save_file
 from torchvision.utils import save_image
 
 import torch.distributed as dist
@@ -19,10 +23,13 @@ from vae_models import Autoencoder, ConvVAE, decode_grid
 
 from . import artifacts
 from .celeba import load_celeba
+from .evaluate import evaluate_model, format_result
 from .loop import LoopConfig, train
+from .report import write_report_figures
 from .mnist import DataError, load_mnist, read_split
 
 COMMANDS = ("mnist", "celeba", "evaluate", "report")
+MNIST_EXP = "AE-arch=$autoencoder_type($hidden_layer_size)-lr=$lr-ep=$n_epochs"  # the assignment's folder name
 
 
 def common_flags(p, exp_name, weights_dir):
@@ -51,10 +58,11 @@ def build_parser():
     m = sub.add_parser("mnist", help="train the MNIST AE or VAE (default)")
     m.add_argument("--autoencoder_type", choices=["ae", "vae"], default="ae", help="ae or vae (default ae)")
     m.add_argument("--hidden_layer_size", type=int, default=512, help="hidden layer width (default 512)")
+    m.add_argument("--latent_size", type=int, default=2,
+                   help="latent dimension (default 2; the latent maps and grids need 2)")
     m.add_argument("--data_dir", default="data",
                    help="folder holding MNIST/raw/ in torchvision's layout; fetched there if missing (default data)")
-    common_flags(m, "AE-arch=$autoencoder_type($hidden_layer_size)-lr=$lr-ep=$n_epochs",
-                 "weights/mnist-$autoencoder_type")
+    common_flags(m, MNIST_EXP, "weights/mnist-$autoencoder_type")
 
     c = sub.add_parser("celeba", help="train the convolutional VAE on 64x64 CelebA faces (torchrun for many GPUs)")
     c.add_argument("--data_dir", default="data/celeba",
@@ -66,6 +74,19 @@ def build_parser():
     c.add_argument("--num_workers", type=int, default=min(8, os.cpu_count() or 1),
                    help="processes decoding JPEGs while the cache is built, once (default: up to 8)")
     common_flags(c, "CelebA-VAE(latent=$latent_size)-lr=$lr-ep=$n_epochs", "weights/celeba-vae")
+
+    e = sub.add_parser("evaluate", help="test-set negative ELBO and importance-sampled log p(x) of MNIST weights")
+    e.add_argument("weights", nargs="+", help="folders (or Hub repo ids) written by save_pretrained")
+    e.add_argument("--n_samples", type=int, default=1000, help="K, importance samples per image (default 1000)")
+    e.add_argument("--seed", type=int, default=0, help="seed of the samples (default 0)")
+    e.add_argument("--data_dir", default="data", help="MNIST folder, as for training (default data)")
+
+    r = sub.add_parser("report", help="the figures and numbers of docs/REPORT.md, from the shipped weights")
+    r.add_argument("--weights", default="weights", help="folder with mnist-ae/ and mnist-vae/ (default weights)")
+    r.add_argument("--out", default="docs/figures", help="where the figures go (default docs/figures)")
+    r.add_argument("--n_samples", type=int, default=1000, help="K for the log-likelihood (default 1000)")
+    r.add_argument("--seed", type=int, default=0, help="seed of the evaluation's samples (default 0)")
+    r.add_argument("--data_dir", default="data", help="MNIST folder, as for training (default data)")
     return parser
 
 
@@ -75,13 +96,17 @@ def parse_args(argv):
         argv.insert(0, "mnist")
     parser = build_parser()
     args = parser.parse_args(argv)
-    for flag in ("n_epochs", "batch_size", "n_mc_samples", "latent_size", "hidden_layer_size"):
+    for flag in ("n_epochs", "batch_size", "n_mc_samples", "latent_size", "hidden_layer_size", "n_samples"):
         if getattr(args, flag, 1) < 1:
             parser.error(f"--{flag} must be at least 1")
     if getattr(args, "subset", 0) < 0:
         parser.error("--subset must be 0 (all) or more")
     if getattr(args, "lr", 1) <= 0:
         parser.error("--lr must be positive")
+    if args.command == "mnist" and args.latent_size != 2:  # keep other latent sizes out of the 2-D run's folders
+        for name, default in (("exp_name", MNIST_EXP), ("weights_dir", "weights/mnist-$autoencoder_type")):
+            if getattr(args, name) == default:
+                setattr(args, name, default + "-latent=$latent_size")
     for name in ("exp_name", "weights_dir"):
         if hasattr(args, name):
             setattr(args, name, string.Template(getattr(args, name)).safe_substitute(vars(args)))
@@ -111,24 +136,26 @@ def run_mnist(args):
     (train_x, _), (test_x, test_y) = data["train"], data["test"]
     print(f"MNIST: {len(train_x)} training and {len(test_x)} test images, binarised; results in {cfg.out_dir}")
     torch.manual_seed(args.seed)
-    model = Autoencoder(kind=args.autoencoder_type, hidden_size=args.hidden_layer_size)
+    model = Autoencoder(kind=args.autoencoder_type, hidden_size=args.hidden_layer_size, latent_size=args.latent_size)
     name = f"{args.autoencoder_type.upper()} ({args.hidden_layer_size})"
     rows = train(model, train_x, test_x, cfg, title=f"MNIST {name}")
 
     # Task C: the codes of the test set and the decoded latent grid, then the weights the app loads.
     model = model.cpu().eval()
     mu, logvar = encode_all(model, test_x)
-    out = cfg.out_dir
-    artifacts.plot_latent_scatter(mu, test_y, out / "manifold.png", title=f"{name}: test-set codes")
-    artifacts.save_grid(decode_grid(model, n=20, lim=2.0), out / "manifold_digits.png", nrow=20)
-    last = rows[-1]["epoch"]
-    files = [out / f for f in ("perf_metrics.csv", "loss_curve.png", "manifold.png", "manifold_digits.png",
-                               f"reconstruction_{last}.png", f"sample_{last}.png")]
+    out, last = cfg.out_dir, rows[-1]["epoch"]
+    files = [out / f for f in ("perf_metrics.csv", "loss_curve.png", f"reconstruction_{last}.png",
+                               f"sample_{last}.png")]
+    if model.latent_size == 2:
+        artifacts.plot_latent_scatter(mu, test_y, out / "manifold.png", title=f"{name}: test-set codes")
+        artifacts.save_grid(decode_grid(model, n=20, lim=2.0), out / "manifold_digits.png", nrow=20)
+        files += [out / "manifold.png", out / "manifold_digits.png"]
+    else:
+        print(f"A {model.latent_size}-D latent space: no manifold figures (they need 2 dimensions).")
     images, labels = read_split(args.data_dir, "test")
 
     def write_extras(folder):
         # What the app needs without MNIST: the 10,000 test codes with labels, and one example image per digit.
-        from safetensors.torch import save_file
         tensors = {"mu": mu.contiguous(), "labels": test_y.to(torch.uint8)}
         if model.is_vae:
             tensors["logvar"] = logvar.contiguous()
@@ -137,8 +164,7 @@ def run_mnist(args):
         for digit in range(10):
             hits = (labels == digit).nonzero()
             if len(hits):
-                save_image(images[int(hits[0])].float().div(255).unsqueeze(0),
-                                     folder / "examples" / f"digit_{digit}.png")
+                save_image(images[int(hits[0])].float().div(255).unsqueeze(0), folder / "examples" / f"digit_{digit}.png")
 
     artifacts.export_weights(model, args.weights_dir, files, write_extras)
     print(f"Final epoch {last}: train {rows[-1]['train_loss']:.2f}, test {rows[-1]['test_loss']:.2f}. "
@@ -187,10 +213,35 @@ def run_celeba(args):
         dist.destroy_process_group()
 
 
+def load_weights(source):
+    try:
+        return Autoencoder.from_pretrained(source, strict=True)
+    except Exception as e:
+        raise DataError(f"could not load MNIST weights from {source}: {type(e).__name__}: {e}") from None
+
+
+def run_evaluate(args):
+    test_x = load_mnist(args.data_dir)["test"][0]
+    results = {}
+    for source in args.weights:
+        results[source] = evaluate_model(load_weights(source), test_x, args.n_samples, args.seed)
+        print(format_result(source, results[source]), flush=True)
+    return results
+
+
+def run_report(args):
+    folders = {name: Path(args.weights) / f"mnist-{name.lower()}" for name in ("AE", "VAE")}
+    args.weights = [str(f) for f in folders.values()]
+    results = run_evaluate(args)
+    write_report_figures(folders, args.out, [format_result(k, v) for k, v in results.items()])
+    print(f"Figures and evaluation.txt written to {args.out}")
+
+
 def main(argv=None):
     args = parse_args(argv)
     try:
-        {"mnist": run_mnist, "celeba": run_celeba}[args.command](args)
+        return {"mnist": run_mnist, "celeba": run_celeba, "evaluate": run_evaluate,
+                "report": run_report}[args.command](args)
     except DataError as e:
         sys.exit(f"error: {e}")
 

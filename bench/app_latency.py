@@ -1,0 +1,100 @@
+"""End-to-end latency of every app endpoint through gradio_client, beside a no-op endpoint of the same app.
+
+    python bench/app_latency.py [--calls 30] [--clients 8] [--port 7861]
+
+Starts `python app.py` in a subprocess, reports the time from launch to the first answer, then for each endpoint the
+p50 and p95 of `calls` sequential requests and of `calls` requests per client from `clients` concurrent clients,
+and the ratio of each to the no-op's: what our own work costs on top of gradio's round trip.
+"""
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from gradio_client import Client, handle_file
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def percentile(xs, q):
+    return float(np.percentile(np.asarray(xs) * 1000, q))
+
+
+def endpoints(tmp):
+    digit = str(sorted((ROOT / "weights" / "mnist-vae" / "examples").glob("digit_*.png"))[7])
+    other = str(sorted((ROOT / "weights" / "mnist-vae" / "examples").glob("digit_*.png"))[1])
+    canvas = np.full((280, 280, 4), 255, np.uint8)
+    canvas[60:220, 130:150, :3] = 0
+    Image.fromarray(canvas).save(tmp / "drawing.png")
+    sketch = {"background": None, "layers": [], "composite": handle_file(str(tmp / "drawing.png"))}
+    return {
+        "noop": ((), "/noop"),
+        "reconstruct_upload": ((handle_file(digit),), "/reconstruct_upload"),
+        "reconstruct_drawing": ((sketch,), "/reconstruct_drawing"),
+        "sample (64)": ((64, 0), "/sample"),
+        "latent_grid (20x20)": (("VAE", 20, 2.0), "/latent_grid"),
+        "decode_point": (("VAE", 0.5, -0.5), "/decode_point"),
+        "interpolate (10)": (("VAE", handle_file(digit), handle_file(other), 10), "/interpolate"),
+    }
+
+
+def timed(client, args, api_name):
+    t = time.perf_counter()
+    client.predict(*args, api_name=api_name)
+    return time.perf_counter() - t
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--calls", type=int, default=30)
+    p.add_argument("--clients", type=int, default=8)
+    p.add_argument("--port", type=int, default=7861)
+    args = p.parse_args()
+    url = f"http://127.0.0.1:{args.port}/"
+
+    t0 = time.perf_counter()
+    server = subprocess.Popen([sys.executable, "app.py", "--port", str(args.port)], cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while True:
+            try:
+                client = Client(url, verbose=False)
+                client.predict(api_name="/noop")
+                break
+            except Exception:
+                if server.poll() is not None or time.perf_counter() - t0 > 180:
+                    sys.exit("the app did not start")
+                time.sleep(0.2)
+        print(f"launch to first answer: {time.perf_counter() - t0:.2f} s")
+
+        tmp = ROOT / "test-output"
+        tmp.mkdir(exist_ok=True)
+        calls = endpoints(tmp)
+        clients = [Client(url, verbose=False) for _ in range(args.clients)]
+        results = {}
+        for name, (inputs, api) in calls.items():
+            timed(client, inputs, api)  # warm-up
+            seq = [timed(client, inputs, api) for _ in range(args.calls)]
+            with ThreadPoolExecutor(args.clients) as pool:
+                conc = [t for ts in pool.map(lambda c: [timed(c, inputs, api) for _ in range(args.calls // 2)],
+                                             clients) for t in ts]
+            results[name] = (seq, conc)
+        base_seq, base_conc = (statistics.median(x) for x in results["noop"])
+        print(f"{'endpoint':22s} {'seq p50':>8s} {'seq p95':>8s} {'x noop':>7s} | "
+              f"{args.clients} clients: {'p50':>7s} {'p95':>8s} {'x noop':>7s}   (ms)")
+        for name, (seq, conc) in results.items():
+            print(f"{name:22s} {percentile(seq, 50):8.1f} {percentile(seq, 95):8.1f} "
+                  f"{statistics.median(seq) / base_seq:7.2f} | {'':11s}{percentile(conc, 50):7.1f} "
+                  f"{percentile(conc, 95):8.1f} {statistics.median(conc) / base_conc:7.2f}")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""The app's API through gradio_client against the launched app, bad inputs included, and its pure functions."""
+import numpy as np
+import pytest
+import torch
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+from vae_models import ConvVAE
+from conftest import ROOT
+
+EXAMPLES = sorted((ROOT / "weights" / "mnist-vae" / "examples").glob("digit_*.png"))
+
+
+@pytest.fixture(scope="module")
+def client(served_app):
+    return Client(served_app[1], verbose=False)
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    """The same digit in every form a user may upload, and some things that are not digits at all."""
+    d = tmp_path_factory.mktemp("uploads")
+    a = np.asarray(Image.open(EXAMPLES[7]).convert("L"))
+    big = np.kron(a, np.ones((8, 8), np.uint8))  # 224x224
+    rgba = np.zeros((*big.shape, 4), np.uint8)
+    rgba[..., 3] = big
+    forms = {"white_on_black.png": Image.fromarray(big), "black_on_white.jpg": Image.fromarray(255 - big),
+             "palette.png": Image.fromarray(255 - big).convert("P"), "sixteen_bit.png": Image.fromarray(big.astype(np.uint16) * 257),
+             "rgba.png": Image.fromarray(rgba), "greyscale.png": Image.fromarray(big, "L"),
+             "one_pixel.png": Image.new("L", (1, 1), 255), "blank.png": Image.new("RGB", (64, 64), "white"),
+             "huge.png": Image.new("L", (10_000, 10_000))}
+    for name, image in forms.items():
+        image.save(d / name)
+    (d / "not_an_image.png").write_text("hello, I am text")
+    return d
+
+
+def test_every_form_of_the_same_digit_is_reconstructed_alike(client, images):
+    seen = {}
+    for name in ["white_on_black.png", "black_on_white.jpg", "palette.png", "sixteen_bit.png", "rgba.png",
+                 "greyscale.png"]:
+        result = client.predict(handle_file(str(images / name)), api_name="/reconstruct_upload")
+        model_input, ae, vae, table, ae_map, vae_map = result
+        assert "negative ELBO" in table and "| AE |" in table
+        seen[name] = np.asarray(Image.open(model_input).convert("L"))
+        for picture in (ae, vae, ae_map, vae_map):
+            assert Image.open(picture).size[0] > 100
+    reference = seen.pop("white_on_black.png")
+    assert set(np.unique(reference)) == {0, 255} and reference.shape == (168, 168)
+    for name, picture in seen.items():
+        assert (picture != reference).mean() < 0.02, name
+
+
+@pytest.mark.parametrize("name, message", [("not_an_image.png", "not an image|cannot identify image"),
+                                           ("one_pixel.png", "1x1 pixels, too small"),
+                                           ("blank.png", "No digit found"),
+                                           ("huge.png", "10000x10000 pixels; please upload one of at most")])
+def test_bad_uploads_get_a_clear_message(client, images, name, message):
+    with pytest.raises(AppError, match=message):
+        client.predict(handle_file(str(images / name)), api_name="/reconstruct_upload")
+
+
+def test_a_drawing_on_the_sketchpad_is_reconstructed(client, images, tmp_path):
+    canvas = np.full((280, 280, 4), 255, np.uint8)
+    canvas[60:220, 130:150, :3] = 0  # a black vertical stroke: a "1"
+    Image.fromarray(canvas).save(tmp_path / "drawing.png")
+    sketch = {"background": None, "layers": [], "composite": handle_file(str(tmp_path / "drawing.png"))}
+    model_input, *_, table, _, _ = client.predict(sketch, api_name="/reconstruct_drawing")
+    x = np.asarray(Image.open(model_input).convert("L")) > 127
+    assert 0.02 < x.mean() < 0.2 and "VAE" in table
+    empty = {"background": None, "layers": [], "composite": None}
+    with pytest.raises(AppError, match="canvas is empty"):
+        client.predict(empty, api_name="/reconstruct_drawing")
+    Image.fromarray(np.full((280, 280, 4), 255, np.uint8)).save(tmp_path / "white.png")
+    with pytest.raises(AppError, match="No digit found"):
+        client.predict({**empty, "composite": handle_file(str(tmp_path / "white.png"))}, api_name="/reconstruct_drawing")
+
+
+def test_samples_depend_on_the_seed_only(client):
+    a = client.predict(16, 3, api_name="/sample")
+    b = client.predict(16, 3, api_name="/sample")
+    c = client.predict(16, 4, api_name="/sample")
+    pixels = [np.asarray(Image.open(p[0])) for p in (a, b, c)]
+    assert np.array_equal(pixels[0], pixels[1]) and not np.array_equal(pixels[0], pixels[2])
+    with pytest.raises(AppError, match="less than minimum value 1"):  # gradio checks the slider's bounds
+        client.predict(0, 3, api_name="/sample")
+
+
+def test_latent_grid_decode_point_and_interpolation(client):
+    grid, grid_map = client.predict("VAE", 5, 2.0, api_name="/latent_grid")
+    assert Image.open(grid).size == (5 * 30 + 2, 5 * 30 + 2)  # 28 px digits with 2 px padding
+    digit, point_map = client.predict("AE", 0.5, -1.0, api_name="/decode_point")
+    assert Image.open(digit).size == (168, 168)
+    strip, path_map = client.predict("VAE", handle_file(str(EXAMPLES[3])), handle_file(str(EXAMPLES[8])), 6,
+                                     api_name="/interpolate")
+    assert Image.open(strip).size[0] == (6 * 30 + 2) * 3
+    with pytest.raises(AppError, match="not in the list of choices"):
+        client.predict("GAN", 0, 0, api_name="/decode_point")
+    with pytest.raises(AppError, match="greater than maximum value 40"):
+        client.predict("VAE", 500, 2.0, api_name="/latent_grid")
+
+
+def test_noop_endpoint_answers(client):
+    assert client.predict(api_name="/noop") == "ok"
+
+
+def test_map_pixels_and_latents_are_inverse(served_app):
+    app = served_app[0]
+    m = app.EXPLORERS["VAE"].map
+    for z in [(0.0, 0.0), (1.5, -2.0), (-2.2, 2.1)]:
+        assert np.allclose(m.to_latent(*m.to_pixel(*z)), z, atol=1e-5)
+    # the scatter's own axes: the point (0, 0) lies inside the picture's axes box
+    left, top, right, bottom = m.box
+    x, y = m.to_pixel(0, 0)
+    assert left < x < right and top < y < bottom
+
+
+def test_an_example_lands_on_its_own_test_set_code(served_app):
+    """Each example is the first test image of its digit; through the app's preprocessing and encoder it must land
+    exactly where the trainer put that image on the map."""
+    app = served_app[0]
+    for name, explorer in app.EXPLORERS.items():
+        for path in EXAMPLES:
+            index = int(np.argmax(explorer.labels == int(path.stem[-1])))
+            mu = app.encode_digit(explorer, app.preprocess_digit(Image.open(path)))[0].numpy()
+            assert np.allclose(mu, explorer.mu[index], atol=1e-4), (name, path.stem)
+
+
+def test_faces_functions_with_a_conv_vae(served_app, tmp_path):
+    app = served_app[0]
+    model = ConvVAE(latent_size=8).eval()
+    Image.new("RGB", (178, 218), (200, 150, 120)).save(tmp_path / "face.jpg")
+    grid = app.face_samples(4, 0, model=model)
+    assert grid.shape == (2 + 66, 2 + 4 * 66, 3)
+    seen, recon = app.face_reconstruct(str(tmp_path / "face.jpg"), model=model)
+    assert seen.shape == recon.shape == (3 * 64, 3 * 64, 3)  # one image: make_grid adds no padding
+    assert app.face_interpolate(str(tmp_path / "face.jpg"), str(tmp_path / "face.jpg"), 3, model=model).shape[1] == 2 + 3 * 66
+    if app.FACES is None:  # the shipped state: no CelebA weights, and the handlers say so
+        with pytest.raises(app.gr.Error, match="No CelebA weights"):
+            app.face_samples(4, 0)

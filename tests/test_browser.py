@@ -1,0 +1,93 @@
+"""End to end in a real browser: Debian's Chromium, driven by Playwright, against the launched app.
+
+Screenshots go to test-output/ (ignored by git)."""
+import shutil
+
+import pytest
+
+from conftest import ROOT
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+playwright = pytest.importorskip("playwright.sync_api")
+if not shutil.which("chromium"):
+    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+SHOTS = ROOT / "test-output"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--no-first-run", "--disable-sync", "--disable-quic"]
+
+
+@pytest.fixture(scope="module")
+def page(served_app):
+    SHOTS.mkdir(exist_ok=True)
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(served_app[1])
+        page.get_by_text("VAE Explorer").first.wait_for(timeout=30_000)
+        yield page
+        browser.close()
+
+
+def has_image(page, elem_id, timeout=20_000):
+    page.locator(f"#{elem_id} img").first.wait_for(state="visible", timeout=timeout)
+    return True
+
+
+def test_drawing_a_stroke_reconstructs_it(page):
+    page.get_by_role("tab", name="Reconstruct").click()
+    page.locator("#sketch").get_by_role("button", name="Brush").first.click()
+    canvas = page.locator("#sketch canvas").first
+    box = canvas.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for i in range(1, 21):
+        page.mouse.move(x + i, y + i * box["height"] * 0.03)
+    page.mouse.up()
+    assert has_image(page, "seen")
+    page.locator("#numbers").get_by_text("negative ELBO").wait_for(timeout=20_000)
+    page.screenshot(path=str(SHOTS / "reconstruct_drawing.png"), full_page=True)
+
+
+def test_uploading_an_image_reconstructs_it(page):
+    page.get_by_role("tab", name="Reconstruct").click()
+    example = sorted((ROOT / "weights" / "mnist-vae" / "examples").glob("digit_*.png"))[2]
+    before = page.locator("#numbers").inner_text()
+    page.locator("#upload input[type=file]").set_input_files(str(example))
+    page.wait_for_function("b => document.querySelector('#numbers').innerText !== b", arg=before, timeout=20_000)
+    assert "negative ELBO" in page.locator("#numbers").inner_text()
+    page.screenshot(path=str(SHOTS / "reconstruct_upload.png"), full_page=True)
+
+
+def test_sample_tab(page):
+    page.get_by_role("tab", name="Sample").click()
+    page.get_by_role("button", name="Sample z ~ N(0, I)").click()
+    assert has_image(page, "vae-samples")
+    page.screenshot(path=str(SHOTS / "sample.png"), full_page=True)
+
+
+def test_latent_space_tab_click_and_interpolate(page):
+    page.get_by_role("tab", name="Latent space").click()
+    assert has_image(page, "grid-img") and has_image(page, "point-map")
+    slider = page.locator("#z1 input[type=number]").first
+    before = slider.input_value()
+    image = page.locator("#point-map img").first
+    box = image.bounding_box()
+    image.click(position={"x": box["width"] * 0.3, "y": box["height"] * 0.3})
+    page.wait_for_function("b => document.querySelector('#z1 input[type=number]').value !== b", arg=before,
+                           timeout=20_000)
+    assert float(slider.input_value()) < 0  # left of centre is negative z1
+    page.get_by_role("button", name="Interpolate").click()
+    assert has_image(page, "interp-strip")
+    page.screenshot(path=str(SHOTS / "latent_space.png"), full_page=True)
+
+
+def test_ae_vs_vae_and_faces_tabs(page, served_app):
+    page.get_by_role("tab", name="AE vs VAE").click()
+    page.get_by_text("Decoded grid over [-2, 2]^2").wait_for(timeout=10_000)
+    page.screenshot(path=str(SHOTS / "ae_vs_vae.png"), full_page=True)
+    page.get_by_role("tab", name="Faces").click()
+    expected = "No CelebA weights here yet" if served_app[0].FACES is None else "Sample faces"
+    page.get_by_text(expected).first.wait_for(timeout=10_000)
+    page.screenshot(path=str(SHOTS / "faces.png"), full_page=True)
