@@ -82,4 +82,4 @@ def format_result(name, r):
         return f"{name}: {r['n_images']} test images, reconstruction BCE {r['bce']:.2f} nats per image (no KL: an AE)"
     return (f"{name}: {r['n_images']} test images, per image: negative ELBO {r['neg_elbo']:.2f} nats "
             f"= BCE {r['bce']:.2f} + KL {r['kld']:.2f}; importance-sampled log p(x) {r['log_px']:.2f} "
-            f"+- {r['log_px_se']:.2f} (K = {r['n_samples']}; the same samples' ELBO {-r['iw_elbo']:.2f} as a loss)")
+            f"+- {r['log_px_se']:.2f} (K = {r['n_samples']}; the ELBO from the same samples {r['iw_elbo']:.2f})")
