@@ -23,7 +23,7 @@ from PIL import Image, ImageDraw  # noqa: E402
 from safetensors.torch import load_file  # noqa: E402
 from torchvision.utils import make_grid  # noqa: E402
 
-from vae_models import Autoencoder, ConvVAE, decode_grid, gaussian_kl, loss_function  # noqa: E402
+from vae_models import Autoencoder, ConvVAE, decode_grid, loss_function  # noqa: E402
 from vae_models.preprocess import InputError, center_crop_face, open_image, preprocess_digit  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
@@ -174,7 +174,8 @@ def digit_report(x):
             _, bce, kld = loss_function(model.decode_logits(z), xt, mu[None], logvar)
         else:
             _, bce, kld = loss_function(model.decode_logits(mu[None, None]), xt, mu[None], None)
-        picture = draw_map(explorer, points=[mu.tolist()], ellipse=(mu.tolist(), sigma.tolist()) if model.is_vae else None)
+        ellipse = (mu.tolist(), sigma.tolist()) if model.is_vae else None
+        picture = draw_map(explorer, points=[mu.tolist()], ellipse=ellipse)
         out[name] = dict(recon=digit_picture(recon), bce=bce.item(), kld=kld.item(), mu=mu.tolist(),
                          sigma=sigma.tolist(), map=picture)
     return out
@@ -376,9 +377,12 @@ with gr.Blocks(title="VAE Explorer") as demo:
     with gr.Tab("Reconstruct"):
         with gr.Row():
             with gr.Column():
-                sketch = gr.Sketchpad(label="Draw a digit", elem_id="sketch", type="numpy", canvas_size=(280, 280), height=340,
-                                      brush=gr.Brush(default_size=14, colors=["#000000"], color_mode="fixed"))
-                upload = gr.Image(label="...or upload an image", elem_id="upload", type="filepath", image_mode=None, sources=["upload", "clipboard"],
+                # a thick brush: a stroke must survive the reduction of 280x280 to 28x28
+                sketch = gr.Sketchpad(label="Draw a digit", elem_id="sketch", type="numpy", canvas_size=(280, 280),
+                                      height=340, brush=gr.Brush(default_size=14, colors=["#000000"],
+                                                                 color_mode="fixed"))
+                upload = gr.Image(label="...or upload an image", elem_id="upload", type="filepath", image_mode=None,
+                                  sources=["upload", "clipboard"],
                                   height=200)
                 gr.Examples(examples=[[str(p)] for p in EXAMPLES], inputs=[upload], label="MNIST test digits")
             with gr.Column():
@@ -423,8 +427,9 @@ with gr.Blocks(title="VAE Explorer") as demo:
             point_map = output_image(label="click anywhere on the map", elem_id="point-map")
         gr.Markdown("### Interpolate between two digits (the straight line between their codes)")
         with gr.Row():
-            start = gr.Image(label="from", type="filepath", image_mode=None, value=str(EXAMPLES[3]) if EXAMPLES else None, height=160)
-            end = gr.Image(label="to", type="filepath", image_mode=None, value=str(EXAMPLES[8]) if len(EXAMPLES) > 8 else None, height=160)
+            start, end = (gr.Image(label=label, type="filepath", image_mode=None, height=160,
+                                   value=str(EXAMPLES[i]) if len(EXAMPLES) > i else None)
+                          for label, i in (("from", 3), ("to", 8)))
             steps = gr.Slider(2, 30, value=10, step=1, label="steps")
             interp_btn = gr.Button("Interpolate", variant="primary")
         interp_strip = output_image(label="decodes along the path", elem_id="interp-strip")

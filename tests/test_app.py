@@ -1,7 +1,6 @@
 """The app's API through gradio_client against the launched app, bad inputs included, and its pure functions."""
 import numpy as np
 import pytest
-import torch
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image

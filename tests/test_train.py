@@ -71,6 +71,15 @@ def test_bad_flags_are_refused_with_a_message(flags, message, capsys):
     assert message in capsys.readouterr().err
 
 
+def test_help_explains_every_flag_of_every_command(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert done.value.code == 0
+    for flag in ("--autoencoder_type", "--n_mc_samples", "--resume", "--subset", "--n_samples", "--weights_dir"):
+        assert flag in out
+
+
 def test_a_broken_data_folder_ends_with_one_clear_sentence(mnist_dir, tmp_path, capsys):
     images = mnist_dir / "MNIST" / "raw" / "train-images-idx3-ubyte"
     images.write_bytes(images.read_bytes()[:1000])

@@ -87,14 +87,20 @@ def build_parser():
     r.add_argument("--n_samples", type=int, default=1000, help="K for the log-likelihood (default 1000)")
     r.add_argument("--seed", type=int, default=0, help="seed of the evaluation's samples (default 0)")
     r.add_argument("--data_dir", default="data", help="MNIST folder, as for training (default data)")
+    parser.commands = {"mnist": m, "celeba": c, "evaluate": e, "report": r}
     return parser
 
 
 def parse_args(argv):
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in COMMANDS + ("-h", "--help"):
-        argv.insert(0, "mnist")
     parser = build_parser()
+    if argv in (["-h"], ["--help"]):  # the whole story: the commands, then every command's flags
+        print(parser.format_help())
+        for name, sub in parser.commands.items():
+            print(f"\n{'=' * 20} python -m train {name} {'=' * 20}\n{sub.format_help()}")
+        sys.exit(0)
+    if not argv or argv[0] not in COMMANDS:
+        argv.insert(0, "mnist")
     args = parser.parse_args(argv)
     for flag in ("n_epochs", "batch_size", "n_mc_samples", "latent_size", "hidden_layer_size", "n_samples"):
         if getattr(args, flag, 1) < 1:
@@ -164,7 +170,8 @@ def run_mnist(args):
         for digit in range(10):
             hits = (labels == digit).nonzero()
             if len(hits):
-                save_image(images[int(hits[0])].float().div(255).unsqueeze(0), folder / "examples" / f"digit_{digit}.png")
+                image = images[int(hits[0])].float().div(255).unsqueeze(0)
+                save_image(image, folder / "examples" / f"digit_{digit}.png")
 
     artifacts.export_weights(model, args.weights_dir, files, write_extras)
     print(f"Final epoch {last}: train {rows[-1]['train_loss']:.2f}, test {rows[-1]['test_loss']:.2f}. "
