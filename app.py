@@ -7,8 +7,12 @@ each handler below is a small function from inputs to outputs; the gr.Blocks at 
 """
 import argparse
 import csv
+import functools
+import hashlib
+import io
 import math
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -205,6 +209,37 @@ def lerp_path(a, b, steps):
 
 
 # ------------------------------------------------------------------------------------------------------ handlers
+def png_file(picture):
+    """A uint8 picture -> the path of its PNG in gradio's cache, written under a temporary name and renamed.
+
+    Why: gradio 6.31 saves a returned array into its cache by rewriting the file in place, so two requests with the
+    same output (two visitors clicking the same example) can be served a half-written file ("Too little data for
+    declared Content-Length"). A path already in the cache is served as it is."""
+    buffer = io.BytesIO()
+    Image.fromarray(picture).save(buffer, format="PNG")
+    data = buffer.getvalue()
+    folder = Path(gr.utils.get_upload_folder()) / hashlib.sha256(data).hexdigest()
+    path = folder / "image.png"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".png")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    return str(path)
+
+
+def serves_pictures(handler):
+    """Hand the handler's pictures (uint8 arrays) to gradio as PNG files, see png_file."""
+    @functools.wraps(handler)
+    def wrapper(*args, **kwargs):
+        out = handler(*args, **kwargs)
+        if isinstance(out, tuple):
+            return tuple(png_file(o) if isinstance(o, np.ndarray) else o for o in out)
+        return png_file(out) if isinstance(out, np.ndarray) else out
+    return wrapper
+
+
 def _path(payload):
     """An image input's raw value (its event runs with preprocess=False, so that a file that is not an image
     reaches us and gets our message rather than gradio's) -> the uploaded file's path, or None."""
@@ -237,18 +272,21 @@ def _reconstruct(x):
             report["AE"]["map"], report["VAE"]["map"])
 
 
+@serves_pictures
 @torch.inference_mode()
 def reconstruct_drawing(sketch):
     """A drawing from the sketchpad -> the 28x28 input, both reconstructions, the numbers, both maps."""
     return _reconstruct(_drawing_input(sketch))
 
 
+@serves_pictures
 @torch.inference_mode()
 def reconstruct_upload(path):
     """An uploaded image -> the 28x28 input, both reconstructions, the numbers, both maps."""
     return _reconstruct(_image_input(path))
 
 
+@serves_pictures
 @torch.inference_mode()
 def sample(n, seed):
     """n digits decoded from z ~ N(0, I), the same z for the VAE and the AE."""
@@ -264,6 +302,7 @@ def _explorer(name):
     return EXPLORERS[name]
 
 
+@serves_pictures
 @torch.inference_mode()
 def latent_grid_view(model_name, n, lim):
     """The decoded n x n grid over [-lim, lim]^2 and the map with that square drawn on it."""
@@ -274,6 +313,7 @@ def latent_grid_view(model_name, n, lim):
     return to_picture(decode_grid(explorer.model, n, lim), nrow=n), draw_map(explorer, square=lim)
 
 
+@serves_pictures
 @torch.inference_mode()
 def decode_point(model_name, z1, z2):
     """One latent point -> its decoded digit and the map with the point marked."""
@@ -296,6 +336,7 @@ def pick_on_map(model_name, evt: gr.SelectData):
     return (round(z1, 2), round(z2, 2), *decode_point(model_name, z1, z2))
 
 
+@serves_pictures
 @torch.inference_mode()
 def interpolate(model_name, path_a, path_b, steps):
     """Two digit images -> the decodes along the straight line between their codes, and that path on the map."""
@@ -325,6 +366,7 @@ def _face_input(payload):
         raise gr.Error(str(e)) from None
 
 
+@serves_pictures
 @torch.inference_mode()
 def face_samples(n, seed, model=None):
     model = model or _faces()
@@ -332,6 +374,7 @@ def face_samples(n, seed, model=None):
     return to_picture(model.decode(z), nrow=min(int(n), 8))
 
 
+@serves_pictures
 @torch.inference_mode()
 def face_reconstruct(path, model=None):
     model = model or _faces()
@@ -340,6 +383,7 @@ def face_reconstruct(path, model=None):
     return to_picture(x, zoom=3), to_picture(model.decode(mu), zoom=3)
 
 
+@serves_pictures
 @torch.inference_mode()
 def face_interpolate(path_a, path_b, steps, model=None):
     model = model or _faces()
@@ -371,6 +415,11 @@ def output_image(**kwargs):
     """An output picture, sent as PNG: lossless, so a 28x28 digit stays crisp."""
     return gr.Image(format="png", interactive=False, **kwargs)
 
+
+COMPARISON = """What to look for: the AE's codes spread far from the origin in long arms, so the grid over [-2, 2]^2
+(and every sample from N(0, I)) sees only the few digits near the origin. The KL term packs the VAE's codes into a
+round cloud around the origin: its grid shows every digit with smooth transitions, and its samples look like digits,
+at the price of blurrier reconstructions. docs/REPORT.md explains it in full."""
 
 with gr.Blocks(title="VAE Explorer") as demo:
     gr.Markdown(INTRO)
@@ -450,8 +499,9 @@ with gr.Blocks(title="VAE Explorer") as demo:
 
     with gr.Tab("AE vs VAE"):
         gr.Markdown(metrics_table())
+        gr.Markdown(COMPARISON)
         for title, view in (("Decoded grid over [-2, 2]^2", lambda e: to_picture(decode_grid(e.model, 20, 2.0), 20)),
-                            ("Test-set codes", lambda e: e.map.image),
+                            ("Test-set codes (the square is the grid's [-2, 2]^2)", lambda e: draw_map(e, square=2.0)),
                             ("64 samples, z ~ N(0, I) (the same z for both)", lambda e: samples_for(e, 64, 0)),
                             ("Loss curves", lambda e: str(e.folder / "loss_curve.png"))):
             gr.Markdown(f"### {title}")

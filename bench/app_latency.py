@@ -59,7 +59,7 @@ def main():
 
     t0 = time.perf_counter()
     server = subprocess.Popen([sys.executable, "app.py", "--port", str(args.port)], cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=subprocess.DEVNULL, stderr=open(ROOT / "test-output" / "app_latency_server.log", "w"))
     try:
         while True:
             try:

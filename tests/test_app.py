@@ -1,4 +1,10 @@
 """The app's API through gradio_client against the launched app, bad inputs included, and its pure functions."""
+import os
+import socket
+import subprocess
+import sys
+import time
+
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
@@ -100,6 +106,20 @@ def test_latent_grid_decode_point_and_interpolation(client):
         client.predict("VAE", 500, 2.0, api_name="/latent_grid")
 
 
+def test_identical_answers_to_concurrent_clients_arrive_whole(served_app):
+    """Eight clients asking for the same picture at once each get all of it (see app.png_file)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def ask(_):
+        client = Client(served_app[1], verbose=False)
+        return [np.asarray(Image.open(client.predict("VAE", 0.3, 0.3, api_name="/decode_point")[1]))
+                for _ in range(5)]
+
+    with ThreadPoolExecutor(8) as pool:
+        maps = [m for ms in pool.map(ask, range(8)) for m in ms]
+    assert all(np.array_equal(m, maps[0]) for m in maps)
+
+
 def test_noop_endpoint_answers(client):
     assert client.predict(api_name="/noop") == "ok"
 
@@ -130,11 +150,51 @@ def test_faces_functions_with_a_conv_vae(served_app, tmp_path):
     app = served_app[0]
     model = ConvVAE(latent_size=8).eval()
     Image.new("RGB", (178, 218), (200, 150, 120)).save(tmp_path / "face.jpg")
-    grid = app.face_samples(4, 0, model=model)
-    assert grid.shape == (2 + 66, 2 + 4 * 66, 3)
+    def size(path):
+        return Image.open(path).size
+
+    assert size(app.face_samples(4, 0, model=model)) == (2 + 4 * 66, 2 + 66)
     seen, recon = app.face_reconstruct(str(tmp_path / "face.jpg"), model=model)
-    assert seen.shape == recon.shape == (3 * 64, 3 * 64, 3)  # one image: make_grid adds no padding
-    assert app.face_interpolate(str(tmp_path / "face.jpg"), str(tmp_path / "face.jpg"), 3, model=model).shape[1] == 2 + 3 * 66
+    assert size(seen) == size(recon) == (3 * 64, 3 * 64)  # one image: make_grid adds no padding
+    face = str(tmp_path / "face.jpg")
+    assert size(app.face_interpolate(face, face, 3, model=model))[0] == 2 + 3 * 66
     if app.FACES is None:  # the shipped state: no CelebA weights, and the handlers say so
         with pytest.raises(app.gr.Error, match="No CelebA weights"):
             app.face_samples(4, 0)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_the_faces_tab_serves_the_conv_vae_named_by_the_setting(tmp_path):
+    """`VAE_EXPLORER_CELEBA` points the app at a ConvVAE folder; its three face endpoints then answer. (The weights
+    here are untrained, made by this test; no face weights are shipped.)"""
+    ConvVAE(latent_size=8).eval().save_pretrained(tmp_path / "faces")
+    Image.new("RGB", (178, 218), (200, 150, 120)).save(tmp_path / "face.jpg")
+    port = free_port()
+    env = {**os.environ, "VAE_EXPLORER_CELEBA": str(tmp_path / "faces")}
+    server = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+                break
+            except Exception:
+                assert server.poll() is None and time.time() < deadline, "the app did not start"
+                time.sleep(0.5)
+        assert Image.open(client.predict(4, 0, api_name="/face_samples")).size == (4 * 66 + 2, 66 + 2)
+        seen, recon = client.predict(handle_file(str(tmp_path / "face.jpg")), api_name="/face_reconstruct")
+        assert Image.open(seen).size == Image.open(recon).size == (192, 192)
+        face = handle_file(str(tmp_path / "face.jpg"))
+        assert Image.open(client.predict(face, face, 3, api_name="/face_interpolate")).size[0] == 3 * 66 + 2
+        with pytest.raises(AppError, match="not an image"):
+            (tmp_path / "notes.txt").write_text("text")
+            client.predict(handle_file(str(tmp_path / "notes.txt")), api_name="/face_reconstruct")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
