@@ -165,6 +165,7 @@ def encode_digit(explorer, x):
     return mu[0], sigma[0], logvar
 
 
+@torch.inference_mode()
 def digit_report(x):
     """For one input (784,) in {0, 1}: each model's reconstruction, its loss terms, and its place on the map."""
     xt = torch.as_tensor(x).view(1, 784)
@@ -216,7 +217,7 @@ def png_file(picture):
     same output (two visitors clicking the same example) can be served a half-written file ("Too little data for
     declared Content-Length"). A path already in the cache is served as it is."""
     buffer = io.BytesIO()
-    Image.fromarray(picture).save(buffer, format="PNG")
+    Image.fromarray(picture).save(buffer, format="PNG", compress_level=1)  # 5x faster than the default, ~1.5x larger
     data = buffer.getvalue()
     folder = Path(gr.utils.get_upload_folder()) / hashlib.sha256(data).hexdigest()
     path = folder / "image.png"

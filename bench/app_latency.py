@@ -19,6 +19,7 @@ from PIL import Image
 from gradio_client import Client, handle_file
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 
 def percentile(xs, q):
@@ -41,6 +42,33 @@ def endpoints(tmp):
         "decode_point": (("VAE", 0.5, -0.5), "/decode_point"),
         "interpolate (10)": (("VAE", handle_file(digit), handle_file(other), 10), "/interpolate"),
     }
+
+
+def handler_ms(calls, repeats=20):
+    """Each endpoint's own work: its handler called directly in this process (no HTTP, no queue), in ms."""
+    import app
+    from gradio_client.utils import is_file_obj_with_meta
+
+    def local(value):  # what the handler receives from gradio: {"path": ...} payloads, sketch dicts
+        if isinstance(value, dict) and is_file_obj_with_meta(value):
+            return {"path": value["path"]}
+        if isinstance(value, dict):
+            return {**value, "composite": np.asarray(Image.open(value["composite"]["path"]))}
+        return value
+
+    handlers = {"/noop": app.noop, "/reconstruct_upload": app.reconstruct_upload,
+                "/reconstruct_drawing": app.reconstruct_drawing, "/sample": app.sample,
+                "/latent_grid": app.latent_grid_view, "/decode_point": app.decode_point,
+                "/interpolate": app.interpolate}
+    out = {}
+    for name, (inputs, api) in calls.items():
+        args = [local(v) for v in inputs]
+        handlers[api](*args)
+        t = time.perf_counter()
+        for _ in range(repeats):
+            handlers[api](*args)
+        out[name] = (time.perf_counter() - t) / repeats * 1000
+    return out
 
 
 def timed(client, args, api_name):
@@ -84,13 +112,16 @@ def main():
                 conc = [t for ts in pool.map(lambda c: [timed(c, inputs, api) for _ in range(args.calls // 2)],
                                              clients) for t in ts]
             results[name] = (seq, conc)
+        own = handler_ms(calls)
         base_seq, base_conc = (statistics.median(x) for x in results["noop"])
-        print(f"{'endpoint':22s} {'seq p50':>8s} {'seq p95':>8s} {'x noop':>7s} | "
+        print(f"{'endpoint':22s} {'handler':>8s} {'seq p50':>8s} {'seq p95':>8s} {'x noop':>7s} | "
               f"{args.clients} clients: {'p50':>7s} {'p95':>8s} {'x noop':>7s}   (ms)")
         for name, (seq, conc) in results.items():
-            print(f"{name:22s} {percentile(seq, 50):8.1f} {percentile(seq, 95):8.1f} "
+            print(f"{name:22s} {own[name]:8.1f} {percentile(seq, 50):8.1f} {percentile(seq, 95):8.1f} "
                   f"{statistics.median(seq) / base_seq:7.2f} | {'':11s}{percentile(conc, 50):7.1f} "
                   f"{percentile(conc, 95):8.1f} {statistics.median(conc) / base_conc:7.2f}")
+        print("handler: the endpoint's own work (inference, pictures, PNG files), called in-process; the rest of "
+              "each latency is gradio's round trip: queue, events, and one download per output file.")
     finally:
         server.terminate()
         server.wait(timeout=30)
