@@ -57,6 +57,7 @@ def test_uploading_an_image_reconstructs_it(page):
     page.locator("#upload input[type=file]").set_input_files(str(example))
     page.wait_for_function("b => document.querySelector('#numbers').innerText !== b", arg=before, timeout=20_000)
     assert "negative ELBO" in page.locator("#numbers").inner_text()
+    page.wait_for_timeout(1500)  # let the pictures arrive before the screenshot
     page.screenshot(path=str(SHOTS / "reconstruct_upload.png"), full_page=True)
 
 

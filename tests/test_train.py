@@ -85,3 +85,35 @@ def test_a_broken_data_folder_ends_with_one_clear_sentence(mnist_dir, tmp_path, 
     images.write_bytes(images.read_bytes()[:1000])
     with pytest.raises(SystemExit, match="truncated or corrupt"):
         run(mnist_dir, tmp_path, "--n_epochs", "1")
+
+
+def test_a_killed_run_resumes_to_the_same_weights(mnist_dir, tmp_path):
+    """SIGKILL a training process once its first checkpoint exists, resume it, and compare with a run that was
+    never interrupted: atomic writes leave nothing half-written to resume from."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT
+
+    def command(name):
+        return [sys.executable, "-m", "train", "--autoencoder_type", "vae", "--n_epochs", "6", "--batch_size", "32",
+                "--data_dir", str(mnist_dir), "--out_dir", str(tmp_path / "results"), "--exp_name", name,
+                "--weights_dir", str(tmp_path / name), "--quiet"]
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    subprocess.run(command("straight"), cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
+    victim = subprocess.Popen(command("killed"), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    checkpoint = tmp_path / "results" / "killed" / "checkpoint.safetensors"
+    deadline = time.time() + 120
+    while not checkpoint.exists() and victim.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert not (tmp_path / "killed" / "model.safetensors").exists()  # it did not get to the end
+    subprocess.run(command("killed") + ["--resume"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
+    a, b = load_file(tmp_path / "straight" / "model.safetensors"), load_file(tmp_path / "killed" / "model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
