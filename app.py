@@ -201,7 +201,7 @@ def report_table(report):
 @torch.inference_mode()
 def samples_for(explorer, n, seed):
     z = torch.randn(n, 2, generator=torch.Generator().manual_seed(int(seed)))
-    return to_picture(explorer.model.decode(z).view(-1, 1, 28, 28))
+    return to_picture(explorer.model.decode(z).view(-1, 1, 28, 28), zoom=2)
 
 
 def lerp_path(a, b, steps):
@@ -432,8 +432,8 @@ with gr.Blocks(title="VAE Explorer") as demo:
                                       height=340, brush=gr.Brush(default_size=14, colors=["#000000"],
                                                                  color_mode="fixed"))
                 upload = gr.Image(label="...or upload an image", elem_id="upload", type="filepath", image_mode=None,
-                                  sources=["upload", "clipboard"],
-                                  height=200)
+                                  sources=["upload", "clipboard"], height=200,
+                                  value=str(EXAMPLES[7]) if len(EXAMPLES) > 7 else None)
                 gr.Examples(examples=[[str(p)] for p in EXAMPLES], inputs=[upload], label="MNIST test digits")
             with gr.Column():
                 with gr.Row():
@@ -447,16 +447,18 @@ with gr.Blocks(title="VAE Explorer") as demo:
         outputs = [seen, ae_recon, vae_recon, numbers, ae_map, vae_map]
         sketch.change(reconstruct_drawing, sketch, outputs, api_name="reconstruct_drawing", trigger_mode="always_last")
         upload.change(reconstruct_upload, upload, outputs, api_name="reconstruct_upload", preprocess=False)
+        demo.load(reconstruct_upload, upload, outputs, api_name=False, preprocess=False)  # the example, at once
 
     with gr.Tab("Sample"):
         with gr.Row():
             n_samples = gr.Slider(1, 400, value=64, step=1, label="how many")
-            seed = gr.Number(value=0, precision=0, label="seed")
+            seed = gr.Number(value=0, precision=0, label="seed", elem_id="seed")
             sample_btn = gr.Button("Sample z ~ N(0, I)", variant="primary")
         with gr.Row():
             vae_samples = output_image(label="VAE", elem_id="vae-samples")
             ae_samples = output_image(label="AE (same z)")
         sample_btn.click(sample, [n_samples, seed], [vae_samples, ae_samples], api_name="sample")
+        demo.load(sample, [n_samples, seed], [vae_samples, ae_samples], api_name=False)
 
     with gr.Tab("Latent space"):
         model_pick = gr.Radio(list(MODELS), value="VAE", label="model")

@@ -36,6 +36,8 @@ def has_image(page, elem_id, timeout=20_000):
 
 def test_drawing_a_stroke_reconstructs_it(page):
     page.get_by_role("tab", name="Reconstruct").click()
+    page.locator("#numbers").get_by_text("negative ELBO").wait_for(timeout=20_000)  # the example shown at load
+    before = page.locator("#numbers").inner_text()
     page.locator("#sketch").get_by_role("button", name="Brush").first.click()
     canvas = page.locator("#sketch canvas").first
     box = canvas.bounding_box()
@@ -45,8 +47,9 @@ def test_drawing_a_stroke_reconstructs_it(page):
     for i in range(1, 21):
         page.mouse.move(x + i, y + i * box["height"] * 0.03)
     page.mouse.up()
-    assert has_image(page, "seen")
-    page.locator("#numbers").get_by_text("negative ELBO").wait_for(timeout=20_000)
+    page.wait_for_function("b => document.querySelector('#numbers').innerText !== b", arg=before, timeout=20_000)
+    assert "negative ELBO" in page.locator("#numbers").inner_text() and has_image(page, "seen")
+    page.wait_for_timeout(1500)  # let the pictures arrive before the screenshot
     page.screenshot(path=str(SHOTS / "reconstruct_drawing.png"), full_page=True)
 
 
@@ -63,8 +66,12 @@ def test_uploading_an_image_reconstructs_it(page):
 
 def test_sample_tab(page):
     page.get_by_role("tab", name="Sample").click()
+    assert has_image(page, "vae-samples")  # drawn at load
+    before = page.locator("#vae-samples img").first.get_attribute("src")
+    page.locator("#seed input").first.fill("7")
     page.get_by_role("button", name="Sample z ~ N(0, I)").click()
-    assert has_image(page, "vae-samples")
+    page.wait_for_function("b => document.querySelector('#vae-samples img').getAttribute('src') !== b", arg=before,
+                           timeout=20_000)
     page.screenshot(path=str(SHOTS / "sample.png"), full_page=True)
 
 
