@@ -333,8 +333,11 @@ def slider_ranges(model_name, z1, z2):
 
 def pick_on_map(model_name, evt: gr.SelectData):
     """A click on the map -> the latent point under it (for the sliders), its digit and the marked map."""
-    z1, z2 = _explorer(model_name).map.to_latent(*evt.index)
-    return (round(z1, 2), round(z2, 2), *decode_point(model_name, z1, z2))
+    m = _explorer(model_name).map
+    z1, z2 = m.to_latent(*evt.index)
+    # a click in the margin (on the axis labels) picks the nearest point of the plotted square
+    z1, z2 = round(min(max(z1, m.xlim[0]), m.xlim[1]), 2), round(min(max(z2, m.ylim[0]), m.ylim[1]), 2)
+    return (z1, z2, *decode_point(model_name, z1, z2))
 
 
 @serves_pictures

@@ -198,3 +198,13 @@ def test_the_faces_tab_serves_the_conv_vae_named_by_the_setting(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_a_click_on_the_map_picks_the_point_under_it(served_app):
+    app = served_app[0]
+    m = app.EXPLORERS["AE"].map
+    x, y = m.to_pixel(10.0, 20.0)
+    z1, z2, digit, _ = app.pick_on_map("AE", app.gr.SelectData(None, {"index": [x, y], "value": None}))
+    assert (z1, z2) == (10.0, 20.0) and Image.open(digit).size == (168, 168)
+    z1, z2, *_ = app.pick_on_map("AE", app.gr.SelectData(None, {"index": [0, 0], "value": None}))  # the corner
+    assert (z1, z2) == (round(m.xlim[0], 2), round(m.ylim[1], 2))
