@@ -177,12 +177,15 @@ def digit_report(x):
         if model.is_vae:
             z = model.sample(mu[None], logvar, ELBO_SAMPLES, generator=torch.Generator().manual_seed(0))
             _, bce, kld = loss_function(model.decode_logits(z), xt, mu[None], logvar)
+            # a few of those z decoded: the VAE's answer is a distribution, not one picture
+            draws = to_picture(model.decode(z[:8, 0]).view(-1, 1, 28, 28), nrow=8, zoom=2)
         else:
             _, bce, kld = loss_function(model.decode_logits(mu[None, None]), xt, mu[None], None)
+            draws = None
         ellipse = (mu.tolist(), sigma.tolist()) if model.is_vae else None
         picture = draw_map(explorer, points=[mu.tolist()], ellipse=ellipse)
         out[name] = dict(recon=digit_picture(recon), bce=bce.item(), kld=kld.item(), mu=mu.tolist(),
-                         sigma=sigma.tolist(), map=picture)
+                         sigma=sigma.tolist(), map=picture, draws=draws)
     return out
 
 
@@ -270,7 +273,7 @@ def _drawing_input(sketch):
 def _reconstruct(x):
     report = digit_report(x)
     return (digit_picture(x), report["AE"]["recon"], report["VAE"]["recon"], report_table(report),
-            report["AE"]["map"], report["VAE"]["map"])
+            report["AE"]["map"], report["VAE"]["map"], report["VAE"]["draws"])
 
 
 @serves_pictures
@@ -444,10 +447,11 @@ with gr.Blocks(title="VAE Explorer") as demo:
                     ae_recon = output_image(label="AE reconstruction", height=200)
                     vae_recon = output_image(label="VAE reconstruction", height=200)
                 numbers = gr.Markdown(elem_id="numbers")
+                vae_draws = output_image(label="the VAE decoding 8 samples z ~ q(z|x) of this input", height=120)
                 with gr.Row():
                     ae_map = output_image(label="AE latent space", value=EXPLORERS["AE"].map.image)
                     vae_map = output_image(label="VAE latent space", value=EXPLORERS["VAE"].map.image)
-        outputs = [seen, ae_recon, vae_recon, numbers, ae_map, vae_map]
+        outputs = [seen, ae_recon, vae_recon, numbers, ae_map, vae_map, vae_draws]
         sketch.change(reconstruct_drawing, sketch, outputs, api_name="reconstruct_drawing", trigger_mode="always_last")
         upload.change(reconstruct_upload, upload, outputs, api_name="reconstruct_upload", preprocess=False)
         demo.load(reconstruct_upload, upload, outputs, api_name=False, preprocess=False)  # the example, at once

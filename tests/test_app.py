@@ -46,8 +46,9 @@ def test_every_form_of_the_same_digit_is_reconstructed_alike(client, images):
     for name in ["white_on_black.png", "black_on_white.jpg", "palette.png", "sixteen_bit.png", "rgba.png",
                  "greyscale.png"]:
         result = client.predict(handle_file(str(images / name)), api_name="/reconstruct_upload")
-        model_input, ae, vae, table, ae_map, vae_map = result
+        model_input, ae, vae, table, ae_map, vae_map, vae_draws = result
         assert "negative ELBO" in table and "| AE |" in table
+        assert Image.open(vae_draws).size == ((8 * 30 + 2) * 2, 32 * 2)
         seen[name] = np.asarray(Image.open(model_input).convert("L"))
         for picture in (ae, vae, ae_map, vae_map):
             assert Image.open(picture).size[0] > 100
@@ -71,7 +72,7 @@ def test_a_drawing_on_the_sketchpad_is_reconstructed(client, images, tmp_path):
     canvas[60:220, 130:150, :3] = 0  # a black vertical stroke: a "1"
     Image.fromarray(canvas).save(tmp_path / "drawing.png")
     sketch = {"background": None, "layers": [], "composite": handle_file(str(tmp_path / "drawing.png"))}
-    model_input, *_, table, _, _ = client.predict(sketch, api_name="/reconstruct_drawing")
+    model_input, _, _, table, *_ = client.predict(sketch, api_name="/reconstruct_drawing")
     x = np.asarray(Image.open(model_input).convert("L")) > 127
     assert 0.02 < x.mean() < 0.2 and "VAE" in table
     empty = {"background": None, "layers": [], "composite": None}
