@@ -96,6 +96,12 @@ def test_a_broken_layout_is_refused_with_a_clear_message(celeba_dir, tmp_path, c
         find_splits(celeba_dir)
     with pytest.raises(DataError, match="No CelebA at"):
         find_splits(tmp_path / "nowhere")
+    (root / "list_eval_partition.txt").write_text("000001.jpg 0\n")
+    (root / "img_align_celeba").rename(root / "elsewhere")
+    with pytest.raises(DataError, match="the image folder .*img_align_celeba is missing"):
+        find_splits(celeba_dir)
+    (root / "elsewhere").rename(root / "img_align_celeba")
+    (root / "list_eval_partition.txt").unlink()
     with pytest.raises(SystemExit, match="list_eval_partition.txt is missing"):
         main(celeba_flags(celeba_dir, tmp_path))
 
