@@ -123,14 +123,17 @@ def to_picture(images, nrow=None, zoom=1):
     """(N, C, H, W) in [0, 1] -> one uint8 (H', W', 3) grid picture, optionally enlarged pixel for pixel."""
     nrow = nrow or math.ceil(math.sqrt(len(images)))
     grid = make_grid(images.float().cpu(), nrow=nrow, padding=2, pad_value=0.5)
-    picture = (grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-    return picture.repeat(zoom, 0).repeat(zoom, 1) if zoom > 1 else picture
+    return enlarge((grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8), zoom)
+
+
+def enlarge(picture, zoom):
+    """Each pixel becomes a zoom x zoom square, so small digits stay crisp in the browser."""
+    return picture.repeat(zoom, 0).repeat(zoom, 1)
 
 
 def digit_picture(x):
     """(784,) or (28, 28) in [0, 1] -> a 168x168 uint8 picture, each pixel a ZOOM x ZOOM square."""
-    digit = (torch.as_tensor(x).float().view(28, 28).numpy() * 255).round().astype(np.uint8)
-    return np.repeat(np.repeat(digit, ZOOM, 0), ZOOM, 1)
+    return enlarge((torch.as_tensor(x).float().view(28, 28).numpy() * 255).round().astype(np.uint8), ZOOM)
 
 
 def draw_map(explorer, points=(), ellipse=None, path=(), square=None):
@@ -234,10 +237,14 @@ def png_file(picture):
 
 
 def serves_pictures(handler):
-    """Hand the handler's pictures (uint8 arrays) to gradio as PNG files, see png_file."""
+    """Hand the handler's pictures (uint8 arrays) to gradio as PNG files (see png_file), and a user's unusable image
+    (InputError) to the page as one gr.Error sentence."""
     @functools.wraps(handler)
     def wrapper(*args, **kwargs):
-        out = handler(*args, **kwargs)
+        try:
+            out = handler(*args, **kwargs)
+        except InputError as e:
+            raise gr.Error(str(e)) from None
         if isinstance(out, tuple):
             return tuple(png_file(o) if isinstance(o, np.ndarray) else o for o in out)
         return png_file(out) if isinstance(out, np.ndarray) else out
@@ -254,20 +261,14 @@ def _image_input(payload):
     path = _path(payload)
     if path is None:
         raise gr.Error("Upload an image of a digit first.")
-    try:
-        return preprocess_digit(open_image(path))
-    except InputError as e:
-        raise gr.Error(str(e)) from None
+    return preprocess_digit(open_image(path))
 
 
 def _drawing_input(sketch):
     composite = sketch.get("composite") if isinstance(sketch, dict) else sketch
     if composite is None:
         raise gr.Error("The canvas is empty: draw a digit with the brush first.")
-    try:
-        return preprocess_digit(np.asarray(composite))
-    except InputError as e:
-        raise gr.Error(str(e)) from None
+    return preprocess_digit(np.asarray(composite))
 
 
 def _reconstruct(x):
@@ -326,12 +327,16 @@ def decode_point(model_name, z1, z2):
     return digit_picture(digit), draw_map(explorer, points=[(float(z1), float(z2))])
 
 
+def slider_span(lim):
+    """A map's axis limits -> slider (minimum, maximum) on the slider's 0.01 steps, covering the whole axis."""
+    return math.floor(lim[0] * 100) / 100, math.ceil(lim[1] * 100) / 100
+
+
 def slider_ranges(model_name, z1, z2):
     """The z1, z2 sliders span the model's map (the AE's codes reach much further out than the VAE's)."""
     m = _explorer(model_name).map
-    return tuple(gr.update(minimum=math.floor(lo * 100) / 100, maximum=math.ceil(hi * 100) / 100,
-                           value=min(max(float(v), float(lo)), float(hi)))
-                 for (lo, hi), v in ((m.xlim, z1), (m.ylim, z2)))
+    return tuple(gr.update(minimum=lo, maximum=hi, value=min(max(float(v), lo), hi))
+                 for (lo, hi), v in ((slider_span(m.xlim), z1), (slider_span(m.ylim), z2)))
 
 
 def pick_on_map(model_name, evt: gr.SelectData):
@@ -367,10 +372,7 @@ def _face_input(payload):
     path = _path(payload)
     if path is None:
         raise gr.Error("Upload a face image first.")
-    try:
-        return torch.from_numpy(center_crop_face(open_image(path)))
-    except InputError as e:
-        raise gr.Error(str(e)) from None
+    return torch.from_numpy(center_crop_face(open_image(path)))
 
 
 @serves_pictures
@@ -478,10 +480,9 @@ with gr.Blocks(title="VAE Explorer") as demo:
         gr.Markdown("### Pick a point: drag the sliders or click on the map")
         with gr.Row():
             with gr.Column():
-                (x0, x1), (y0, y1) = EXPLORERS["VAE"].map.xlim, EXPLORERS["VAE"].map.ylim
-                z1 = gr.Slider(math.floor(x0 * 100) / 100, math.ceil(x1 * 100) / 100, value=0, step=0.01, label="z1",
-                               elem_id="z1")
-                z2 = gr.Slider(math.floor(y0 * 100) / 100, math.ceil(y1 * 100) / 100, value=0, step=0.01, label="z2")
+                start_map = EXPLORERS["VAE"].map
+                z1 = gr.Slider(*slider_span(start_map.xlim), value=0, step=0.01, label="z1", elem_id="z1")
+                z2 = gr.Slider(*slider_span(start_map.ylim), value=0, step=0.01, label="z2")
                 point_digit = output_image(label="decoded digit", height=200)
             point_map = output_image(label="click anywhere on the map", elem_id="point-map")
         gr.Markdown("### Interpolate between two digits (the straight line between their codes)")

@@ -103,11 +103,8 @@ def preprocess_digit(image):
 
 def center_crop_face(image, size=64):
     """PIL image -> (3, size, size) float32 in [0, 1]: the largest centred square, resized (for the faces VAE)."""
-    image = image.convert("RGB")
     w, h = image.size
     if min(w, h) < MIN_SIDE:
         raise InputError(f"The image is {w}x{h} pixels, too small to hold a face.")
-    side = min(w, h)
-    box = ((w - side) // 2, (h - side) // 2, (w - side) // 2 + side, (h - side) // 2 + side)
-    face = image.resize((size, size), Image.Resampling.LANCZOS, box=box)
+    face = ImageOps.fit(image.convert("RGB"), (size, size), Image.Resampling.LANCZOS)
     return np.asarray(face, dtype=np.float32).transpose(2, 0, 1) / 255
