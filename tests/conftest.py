@@ -42,10 +42,20 @@ def mnist_dir(tmp_path):
 
 
 @pytest.fixture(scope="session")
-def served_app():
-    """The real app, launched in this process on a free local port; -> (module, url)."""
-    import app
+def shipped_models():
+    from ui import load_models
 
-    _, url, _ = app.demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
-    yield app, url
-    app.demo.close()
+    return load_models(ROOT / "weights")
+
+
+@pytest.fixture(scope="session")
+def served_app(shipped_models):
+    """The real app, built from the shipped weights and launched in this process on a free local port;
+    -> (models, url)."""
+    from ui import MAX_FILE_SIZE, build_demo
+
+    demo = build_demo(shipped_models)
+    _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True,
+                            max_file_size=MAX_FILE_SIZE)
+    yield shipped_models, url
+    demo.close()

@@ -114,3 +114,59 @@ def test_torchrun_with_two_cpu_processes_trains_and_rank_0_writes(celeba_dir, tm
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("Final epoch 0") == 1  # one writer
     assert ConvVAE.from_pretrained(tmp_path / "weights", strict=True).latent_size == 8
+
+
+def _one_step(model, optimizer, x):
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x)[0][0], x, reduction="sum")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
+def test_a_channels_last_model_resumes_with_adam_state_in_its_parameters_layout(tmp_path):
+    """The GPU path trains a channels_last ConvVAE with fused Adam; a checkpoint stores contiguous tensors, and CUDA's
+    fused Adam refuses moments whose layout differs from their parameter's. The CPU accepts the mix, so check the
+    layout itself, then that the resumed step equals the uninterrupted one."""
+    from train.artifacts import load_checkpoint, save_checkpoint
+
+    def fresh():
+        torch.manual_seed(0)
+        model = ConvVAE(latent_size=4, channels=(4, 8, 8, 8)).to(memory_format=torch.channels_last)
+        return model, torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+
+    x = torch.rand(4, 3, 64, 64).contiguous(memory_format=torch.channels_last)
+    straight, straight_opt = fresh()
+    torch.manual_seed(1)
+    _one_step(straight, straight_opt, x)
+    save_checkpoint(tmp_path / "ckpt.safetensors", straight, straight_opt, epoch=0)
+    rng = torch.get_rng_state()
+    _one_step(straight, straight_opt, x)
+
+    resumed, resumed_opt = fresh()
+    load_checkpoint(tmp_path / "ckpt.safetensors", resumed, resumed_opt)
+    assert any(p.dim() == 4 and not p.is_contiguous() for p in resumed.parameters())  # really channels_last
+    for p in resumed.parameters():
+        for name in ("exp_avg", "exp_avg_sq"):
+            state = resumed_opt.state[p][name]
+            assert state.stride() == p.stride() and state.device == p.device and state.dtype == p.dtype, name
+    torch.set_rng_state(rng)
+    _one_step(resumed, resumed_opt, x)
+    for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_celeba_run_on_the_gpu_resumes_to_the_same_weights(celeba_dir, tmp_path):
+    from safetensors.torch import load_file
+
+    def run(name, epochs, *more):
+        flags = celeba_flags(celeba_dir, tmp_path, "--device", "cuda", "--n_epochs", str(epochs), *more)
+        flags[flags.index("--exp_name") + 1] = name
+        flags[flags.index("--weights_dir") + 1] = str(tmp_path / name)
+        main(flags)
+
+    run("straight", 2)
+    run("resumed", 1)
+    run("resumed", 2, "--resume")
+    a, b = (load_file(tmp_path / n / "model.safetensors") for n in ("straight", "resumed"))
+    assert all(torch.equal(a[k], b[k]) for k in a)

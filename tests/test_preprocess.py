@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vae_models.preprocess import InputError, center_crop_face, open_image, preprocess_digit, to_ink
+from ui.preprocess import InputError, face_input, open_image, preprocess_digit, to_ink
 from conftest import ROOT
 
 DIGITS = [Image.open(p).convert("L") for p in sorted((ROOT / "weights" / "mnist-ae" / "examples").glob("digit_*.png"))]
@@ -87,9 +87,21 @@ def test_bad_images_raise_one_clear_sentence(tmp_path):
         open_image(tmp_path / "cut.png")
 
 
-def test_a_face_is_centre_cropped_to_64x64():
+def test_a_face_is_cropped_as_the_trainer_crops_celeba():
     image = Image.new("RGB", (178, 218), (255, 0, 0))
     image.paste((0, 0, 255), (0, 0, 178, 12))  # a blue band at the top, outside the central square
-    face = center_crop_face(image)
+    face = face_input(image)
     assert face.shape == (3, 64, 64) and face.dtype == np.float32
     assert np.allclose(face[:, 32, 32], [1, 0, 0]) and face[2].max() < 0.05
+
+
+def test_a_face_photo_of_any_size_is_cropped_to_the_same_share_of_the_frame():
+    """A 1024x1024 photo is not cut to its central 148 pixels: the crop is the same fraction as CelebA's."""
+    def framed(side):
+        image = Image.new("RGB", (side, side), (0, 0, 0))
+        margin = round(side * 0.2)
+        image.paste((255, 255, 255), (margin, margin, side - margin, side - margin))
+        return face_input(image)[0]
+
+    small, large = framed(178), framed(1024)
+    assert np.abs(small - large).mean() < 0.05 and large[0, 0] < 0.1  # the dark frame is still in the picture

@@ -111,10 +111,25 @@ def load_checkpoint(path, model, optimizer):
             _, pid, name = k.split(".", 2)
             state.setdefault(int(pid), {})[name] = v
     optimizer.load_state_dict({"state": state, "param_groups": json.loads(meta["param_groups"])})
+    match_parameter_layout(optimizer)
     torch.set_rng_state(tensors["rng.torch"])
     if "rng.cuda" in tensors and torch.cuda.is_available():
         torch.cuda.set_rng_state(tensors["rng.cuda"])
     return json.loads(meta["epoch"]), json.loads(meta["extra"])
+
+
+def match_parameter_layout(optimizer):
+    """Give every per-parameter state tensor (Adam's exp_avg, exp_avg_sq) its parameter's device, dtype and strides.
+
+    Why: the checkpoint stores contiguous tensors, and load_state_dict moves them to the parameter's device and
+    dtype but not its memory layout; CUDA's fused Adam then refuses a channels_last parameter whose moments are
+    contiguous ("must have same dtype, device, and layout"). The step counters keep the form load_state_dict gave
+    them (a float32 tensor on the parameter's device for fused Adam)."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            for name, value in optimizer.state.get(p, {}).items():
+                if torch.is_tensor(value) and value.shape == p.shape and value.stride() != p.stride():
+                    optimizer.state[p][name] = torch.empty_like(p, dtype=value.dtype).copy_(value)
 
 
 def export_weights(model, weights_dir, extra_files=(), write_extras=None):

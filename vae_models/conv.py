@@ -5,11 +5,30 @@ training loop serves both. For non-binary pixels this is the usual practical cho
 against the pixel intensity); its absolute value is not a normalised log-likelihood, but its gradient pulls each
 output towards the pixel, and BCE and KL are reported apart.
 """
+import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 from huggingface_hub import PyTorchModelHubMixin
 
 from .elbo import reparameterize
+
+
+# CelebA's aligned faces are 178x218; their central 148x148 square is one common crop for 64x64 models (108 and 140
+# are as common). Other images get the same fraction of their shorter side, so a face fills the frame alike.
+CROP_FRACTION = 148 / 178
+
+
+def crop_face(image, size=64):
+    """A PIL image -> uint8 (3, size, size): the central square of CROP_FRACTION of the shorter side, resized.
+
+    The one crop of the project: the trainer's cache and the app's Faces tab both use it."""
+    image = image.convert("RGB")
+    w, h = image.size
+    side = max(1, round(CROP_FRACTION * min(w, h)))
+    left, top = round((w - side) / 2), round((h - side) / 2)
+    face = image.resize((size, size), Image.Resampling.BILINEAR, box=(left, top, left + side, top + side))
+    return np.asarray(face).transpose(2, 0, 1).copy()
 
 
 def _down(c_in, c_out):

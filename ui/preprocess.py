@@ -4,38 +4,63 @@ MNIST digits are white ink on black, cropped to the ink, scaled so the longer si
 the centre of mass (LeCun et al., the MNIST page); our models then see them binarised by rounding. A drawing or a
 photo of a digit has to go through the same steps, or the models see something they never learned.
 """
+import re
 import warnings
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-MAX_PIXELS = 40_000_000  # refuse before decoding: a 10000x10000 PNG is 100 M pixels of work
+from vae_models.conv import crop_face
+
+# One bound for every image input, checked on the header before any pixel is decoded: a 97 KB PNG can hold
+# 100 megapixels, and decoding it costs 400 MB. JPEGs are measured at the size their decoder is asked for (draft).
+MAX_PIXELS = 16_000_000  # decoded pixels; PIL holds at most 4 bytes a pixel, so at most 64 MB an image
+MAX_HEADER_PIXELS = 64_000_000  # a JPEG's full size before draft: its decoder still reads every coefficient
 WORK_SIDE = 1024  # reduce anything larger before the real work
 MIN_SIDE = 8
+MAX_ASPECT = 32  # a 40000x8 strip is no digit, and would shrink to nothing
 
 
 class InputError(ValueError):
     """Something wrong with the user's image; the message is one sentence meant for them."""
 
 
+class NoDigit(InputError):
+    """The image holds no ink at all (a blank canvas, an empty page)."""
+
+
+def _too_large(w, h, limit):
+    return InputError(f"The image is {w}x{h} pixels; please upload one of at most {limit // 1_000_000} megapixels.")
+
+
 def open_image(path, max_pixels=MAX_PIXELS):
-    """Open an uploaded file as a PIL image, reduced to at most WORK_SIDE on a side, or raise InputError."""
+    """Open an image file as a PIL image, reduced to at most WORK_SIDE on a side, or raise InputError.
+
+    The size is checked before decoding, so memory per call stays bounded (MAX_PIXELS, at most 64 MB decoded)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(path)  # reads the header only
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+    except Image.DecompressionBombError as e:  # PIL's own limit (179 megapixels) fired first: say so, with the size
+        found = re.search(r"\((\d+) pixels\)", str(e))
+        size = f"{int(found.group(1)) / 1e6:,.0f} megapixels" if found else "too many pixels"
+        raise InputError(f"The image has {size}; please upload one of at most {max_pixels // 1_000_000} "
+                         "megapixels.") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         raise InputError("That file is not an image I can read; upload a PNG, JPEG, GIF, BMP or WebP.") from None
     w, h = image.size
-    if w * h > max_pixels:
-        raise InputError(f"The image is {w}x{h} pixels; please upload one of at most {max_pixels // 1_000_000} "
-                         "megapixels.")
-    if image.format == "JPEG":
-        image.draft(image.mode, (WORK_SIDE, WORK_SIDE))  # let the JPEG decoder downscale as it decodes
+    if min(w, h) < MIN_SIDE:
+        raise InputError(f"The image is {w}x{h} pixels, too small; use at least {MIN_SIDE}x{MIN_SIDE}.")
+    if max(w, h) > MAX_ASPECT * min(w, h):
+        raise InputError(f"The image is {w}x{h} pixels, too long and thin to hold a digit.")
+    if image.format == "JPEG" and w * h <= MAX_HEADER_PIXELS:
+        image.draft(image.mode, (WORK_SIDE, WORK_SIDE))  # the decoder downscales by 2, 4 or 8 as it decodes
+    if image.size[0] * image.size[1] > max_pixels:
+        raise _too_large(w, h, max_pixels)
     try:
-        image = ImageOps.exif_transpose(image)
         image.load()
-    except (OSError, ValueError, SyntaxError):
+        image = ImageOps.exif_transpose(image)  # phones store the photo sideways and say so in EXIF
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         raise InputError("The image file is damaged or truncated; it could not be decoded.") from None
     if max(image.size) > WORK_SIDE:
         image.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BOX)
@@ -72,12 +97,12 @@ def center_digit(ink, threshold=0.2):
     Raises InputError when there is no ink to speak of."""
     h, w = ink.shape
     if min(h, w) < MIN_SIDE:
-        raise InputError(f"The image is {w}x{h} pixels, too small to hold a digit; use at least {MIN_SIDE}x{MIN_SIDE}.")
+        raise InputError(f"The image is {w}x{h} pixels, too small; use at least {MIN_SIDE}x{MIN_SIDE}.")
     border = np.concatenate([ink[0], ink[-1], ink[:, 0], ink[:, -1]])
     background = np.median(border)
     contrast = ink.max() - background
     if contrast < 0.1:
-        raise InputError("No digit found: the image (or canvas) is empty. Draw or upload a digit.")
+        raise NoDigit("No digit found: the image (or canvas) is empty. Draw or upload a digit.")
     ink = np.clip((ink - background) / contrast, 0, 1)  # stretch: faint pencil and grey paper become clean ink
     rows, cols = np.nonzero(ink > threshold)
     crop = ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
@@ -101,10 +126,9 @@ def preprocess_digit(image):
     return np.round(center_digit(to_ink(image))).astype(np.float32)
 
 
-def center_crop_face(image, size=64):
-    """PIL image -> (3, size, size) float32 in [0, 1]: the largest centred square, resized (for the faces VAE)."""
+def face_input(image, size=64):
+    """PIL image -> (3, size, size) float32 in [0, 1], cropped exactly as the trainer crops CelebA (crop_face)."""
     w, h = image.size
     if min(w, h) < MIN_SIDE:
         raise InputError(f"The image is {w}x{h} pixels, too small to hold a face.")
-    face = ImageOps.fit(image.convert("RGB"), (size, size), Image.Resampling.LANCZOS)
-    return np.asarray(face, dtype=np.float32).transpose(2, 0, 1) / 255
+    return crop_face(image, size).astype(np.float32) / 255

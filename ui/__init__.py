@@ -1,0 +1,34 @@
+"""The app's page, one module per tab; `build_demo(models)` puts them together.
+
+Each tab module has `create_tab(demo, models)`, which builds its components inside the current gr.Blocks and wires
+its handlers. Handlers are small functions from a visitor's raw input to named outputs; everything a visitor sends
+is checked in `inputs`, and pictures are made in `pictures`.
+"""
+import gradio as gr
+
+from . import compare, faces, latent, reconstruct, sample
+from .models import Models, load_models, untrained_models
+
+# Every 10 minutes, delete what gradio's cache received or this app wrote more than an hour ago.
+DELETE_CACHE = (600, 3600)
+MAX_FILE_SIZE = "20mb"  # uploads larger than this are refused by gradio before they are stored
+
+INTRO = """# VAE Explorer
+An **autoencoder** (AE) squeezes each 28x28 digit into a point z in 2-D and back; a **variational autoencoder** (VAE)
+maps it to a whole Gaussian q(z|x) and is trained on the negative ELBO: reconstruction (BCE) plus KL(q(z|x) || N(0, I)).
+Both were trained on MNIST for 100 epochs with the same architecture (784-512-2-512-784)."""
+
+
+def build_demo(models: Models, delete_cache=DELETE_CACHE) -> gr.Blocks:
+    with gr.Blocks(title="VAE Explorer", delete_cache=delete_cache) as demo:
+        gr.Markdown(INTRO)
+        for title, tab in (("Reconstruct", reconstruct), ("Sample", sample), ("Latent space", latent),
+                           ("AE vs VAE", compare), ("Faces", faces)):
+            with gr.Tab(title):
+                tab.create_tab(demo, models)
+    # "images": every event that decodes a visitor's image shares these 4 workers, which bounds the memory in use
+    demo.queue(default_concurrency_limit=4, max_size=64)
+    return demo
+
+
+__all__ = ["DELETE_CACHE", "MAX_FILE_SIZE", "Models", "build_demo", "load_models", "untrained_models"]

@@ -1,0 +1,91 @@
+"""What the app shows, loaded once at start: each MNIST model with its test-set codes, map and metrics; the faces
+model if there is one; the example digits. Built from folders by `load_models`, or from models made in a test."""
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+
+from vae_models import Autoencoder, ConvVAE, WeightsError, load_pretrained
+
+from .pictures import LatentMap, render_map
+
+MNIST_MODELS = ("AE", "VAE")  # the order of every side-by-side view: AE left, VAE right
+
+
+@dataclass
+class Explorer:
+    """One MNIST model with what its views need: codes of the test set, their map, the last metrics row."""
+    name: str
+    model: Autoencoder
+    mu: np.ndarray  # (N, 2) test-set codes
+    labels: np.ndarray  # (N,) their digits
+    map: LatentMap
+    metrics: dict = field(default_factory=dict)
+    loss_curve: str | None = None  # a PNG path
+
+    @classmethod
+    def build(cls, name, model, mu, labels, metrics=None, loss_curve=None):
+        return cls(name, model.eval(), mu, labels, render_map(mu, labels, name), metrics or {}, loss_curve)
+
+
+@dataclass
+class Models:
+    explorers: dict  # name -> Explorer, in MNIST_MODELS order
+    faces: ConvVAE | None = None
+    examples: list = field(default_factory=list)  # paths of digit_0.png ... digit_9.png
+    faces_note: str = ""  # why there is no faces model, for the Faces tab
+
+    @property
+    def example_folder(self):
+        return Path(self.examples[0]).parent if self.examples else None
+
+
+def load_explorer(name, folder):
+    """A weights folder written by `python -m train` -> Explorer, or WeightsError naming the folder."""
+    folder = Path(folder)
+    model = load_pretrained(Autoencoder, folder)
+    try:
+        latents = load_file(folder / "test_latents.safetensors")
+        mu, labels = latents["mu"].numpy(), latents["labels"].numpy()
+    except (FileNotFoundError, SafetensorError, KeyError) as e:
+        raise WeightsError(f"{folder}: test_latents.safetensors is missing or damaged ({type(e).__name__}).") from None
+    if mu.ndim != 2 or mu.shape[1] != 2 or len(labels) != len(mu) or not np.isfinite(mu).all():
+        raise WeightsError(f"{folder}: test_latents.safetensors does not hold finite 2-D codes with one label each.")
+    try:
+        with open(folder / "perf_metrics.csv") as f:
+            metrics = list(csv.DictReader(f))[-1]
+    except (OSError, IndexError, csv.Error):
+        metrics = {}
+    curve = folder / "loss_curve.png"
+    return Explorer.build(name, model, mu, labels, metrics, str(curve) if curve.exists() else None)
+
+
+def load_models(weights, celeba_source=None):
+    """weights/mnist-ae, weights/mnist-vae (required) and the CelebA ConvVAE (optional) -> Models."""
+    weights = Path(weights)
+    explorers = {name: load_explorer(name, weights / f"mnist-{name.lower()}") for name in MNIST_MODELS}
+    examples = sorted((weights / "mnist-vae" / "examples").glob("digit_*.png"))
+    faces, note = None, ("No face model is loaded on this server; when one is, this tab samples, reconstructs and "
+                         "interpolates 64x64 faces with a convolutional VAE trained on CelebA.")
+    if celeba_source:
+        try:
+            faces = load_pretrained(ConvVAE, celeba_source)
+        except WeightsError as e:
+            print(f"Faces tab without a model: {e}")  # for the operator; visitors see `note`, never a path
+    return Models(explorers, faces, examples, note)
+
+
+def untrained_models(seed=0):
+    """Small untrained models with random codes: the whole app without any shipped weights (for tests)."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    explorers = {}
+    for name in MNIST_MODELS:
+        model = Autoencoder(kind=name.lower(), hidden_size=16)
+        mu = rng.normal(0, 1.5 if name == "VAE" else 6, (200, 2)).astype(np.float32)
+        explorers[name] = Explorer.build(name, model, mu, rng.integers(0, 10, 200))
+    return Models(explorers, ConvVAE(latent_size=4, channels=(4, 8, 8, 8)).eval())

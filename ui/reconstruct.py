@@ -1,0 +1,111 @@
+"""Reconstruct tab: draw or upload a digit; see what the models see, both reconstructions, the loss terms and the
+codes on both maps."""
+import gradio as gr
+import torch
+
+from vae_models import loss_function
+
+from .inputs import allowed_folders, drawn_digit, handler, upload_digit
+from .pictures import digit_picture, draw_map, to_picture
+
+ELBO_SAMPLES = 100  # L for the per-input negative ELBO
+
+
+@torch.inference_mode()
+def encode_digit(model, x):
+    """x (784,) -> mu (2,), sigma (2,) (zeros for the AE), logvar (1, 2) or None."""
+    mu, logvar = model.encode(torch.as_tensor(x).view(1, 784))
+    sigma = torch.zeros_like(mu) if logvar is None else torch.exp(0.5 * logvar)
+    return mu[0], sigma[0], logvar
+
+
+@torch.inference_mode()
+def digit_report(explorers, x):
+    """For one input (784,) in {0, 1}: each model's reconstruction, its loss terms, and its place on the map."""
+    xt = torch.as_tensor(x).view(1, 784)
+    out = {}
+    for name, explorer in explorers.items():
+        model = explorer.model
+        mu, sigma, logvar = encode_digit(model, x)
+        if model.is_vae:
+            z = model.sample(mu[None], logvar, ELBO_SAMPLES, generator=torch.Generator().manual_seed(0))
+            _, bce, kld = loss_function(model.decode_logits(z), xt, mu[None], logvar)
+            # a few of those z decoded: the VAE's answer is a distribution, not one picture
+            draws = to_picture(model.decode(z[:8, 0]).view(-1, 1, 28, 28), nrow=8, zoom=2)
+        else:
+            _, bce, kld = loss_function(model.decode_logits(mu[None, None]), xt, mu[None], None)
+            draws = None
+        ellipse = (mu.tolist(), sigma.tolist()) if model.is_vae else None
+        out[name] = dict(recon=digit_picture(model.decode(mu)), bce=bce.item(), kld=kld.item(), mu=mu.tolist(),
+                         sigma=sigma.tolist(), map=draw_map(explorer.map, points=[mu.tolist()], ellipse=ellipse),
+                         draws=draws)
+    return out
+
+
+def report_table(report, source):
+    ae, vae = report["AE"], report["VAE"]
+    return (
+        f"**Input: {source}.**\n\n"
+        "| model | code z | BCE (nats) | KL (nats) | negative ELBO |\n|---|---|---|---|---|\n"
+        f"| AE | ({ae['mu'][0]:.2f}, {ae['mu'][1]:.2f}) | {ae['bce']:.1f} | - | - |\n"
+        f"| VAE | mean ({vae['mu'][0]:.2f}, {vae['mu'][1]:.2f}), sigma ({vae['sigma'][0]:.2f}, {vae['sigma'][1]:.2f}) "
+        f"| {vae['bce']:.1f} | {vae['kld']:.2f} | {vae['bce'] + vae['kld']:.1f} |\n\n"
+        f"The VAE's BCE is averaged over L = {ELBO_SAMPLES} samples z ~ q(z|x); the AE's is at its single code. "
+        "The red cross marks the code (at the map's edge if it lies outside); the red ellipse is the VAE's 2-sigma "
+        "posterior, often smaller than the cross. A 2-D code cannot keep every digit apart: 4 and 9, 3, 5 and 8 "
+        "overlap on both maps, so a drawn 4 may come back as a 9."
+    )
+
+
+def create_tab(demo, models):
+    explorers, folders = models.explorers, allowed_folders([models.example_folder] if models.examples else [])
+    examples = [str(p) for p in models.examples]
+    with gr.Row():
+        with gr.Column():
+            # a thick brush: a stroke must survive the reduction of 280x280 to 28x28
+            sketch = gr.Sketchpad(label="Draw a digit", elem_id="sketch", type="filepath", canvas_size=(280, 280),
+                                  height=340, layers=False, transforms=(),
+                                  brush=gr.Brush(default_size=14, colors=["#000000"], color_mode="fixed"))
+            upload = gr.Image(label="...or upload an image", elem_id="upload", type="filepath", image_mode=None,
+                              sources=["upload", "clipboard"], height=200,
+                              value=examples[7] if len(examples) > 7 else None)
+            if examples:
+                gr.Examples(examples=[[p] for p in examples], inputs=[upload], label="MNIST test digits")
+        with gr.Column():
+            with gr.Row():
+                seen = gr.Image(label="Model input (28x28)", height=200, elem_id="seen", format="png",
+                                interactive=False)
+                ae_recon = gr.Image(label="AE", height=200, format="png", interactive=False)
+                vae_recon = gr.Image(label="VAE", height=200, format="png", interactive=False)
+            numbers = gr.Markdown(elem_id="numbers")
+            vae_draws = gr.Image(label="VAE: 8 decodes of z ~ q(z|x)", height=120, format="png", interactive=False)
+            with gr.Row():
+                ae_map = gr.Image(label="AE latent space", value=explorers["AE"].map.image, format="png",
+                                  interactive=False)
+                vae_map = gr.Image(label="VAE latent space", value=explorers["VAE"].map.image, format="png",
+                                   interactive=False)
+    outputs = [seen, ae_recon, vae_recon, numbers, ae_map, vae_map, vae_draws]
+
+    def show(x, source):
+        report = digit_report(explorers, x)
+        return {seen: digit_picture(x), ae_recon: report["AE"]["recon"], vae_recon: report["VAE"]["recon"],
+                numbers: report_table(report, source), ae_map: report["AE"]["map"],
+                vae_map: report["VAE"]["map"], vae_draws: report["VAE"]["draws"]}
+
+    @handler
+    def reconstruct_drawing(drawing):
+        x = drawn_digit(drawing, folders)
+        if x is None:  # a cleared canvas: reset quietly
+            return {seen: None, ae_recon: None, vae_recon: None, numbers: "Draw a digit, or upload one.",
+                    ae_map: explorers["AE"].map.image, vae_map: explorers["VAE"].map.image, vae_draws: None}
+        return show(x, "your drawing")
+
+    @handler
+    def reconstruct_upload(payload):
+        return show(upload_digit(payload, folders), "the uploaded image")
+
+    sketch.change(reconstruct_drawing, sketch, outputs, api_name="reconstruct_drawing", trigger_mode="always_last",
+                  preprocess=False, concurrency_id="images")
+    upload.change(reconstruct_upload, upload, outputs, api_name="reconstruct_upload", preprocess=False,
+                  concurrency_id="images")
+    demo.load(reconstruct_upload, upload, outputs, api_name=False, preprocess=False)  # the example, at once

@@ -1,0 +1,98 @@
+"""Loading saved weights (config.json + model.safetensors) that may come from anyone: checked before anything is built.
+
+PyTorchModelHubMixin.from_pretrained builds the model from config.json first, so a config asking for a hidden layer
+of 4,000,000 allocates gigabytes before a single tensor is read. Here the config is checked (known keys, sane sizes),
+the model is built on the meta device (no memory) to learn the shapes it expects, those are compared with the
+safetensors header, and only then are the real tensors read; non-finite weights are refused.
+"""
+import inspect
+import json
+import math
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file
+
+MAX_CONFIG_BYTES = 64_000
+MAX_SIZE = 65_536  # any one width, channel count or latent size
+MAX_PARAMETERS = 100_000_000  # the shipped models have 0.8 M (MLP) and 4 M (ConvVAE)
+
+
+class WeightsError(ValueError):
+    """Weights that cannot be used; the message is one sentence naming the source and what is wrong."""
+
+
+def _check_config(cls, config, source):
+    if not isinstance(config, dict):
+        raise WeightsError(f"{source}: config.json must hold a JSON object.")
+    known = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    unknown = sorted(set(config) - known)
+    if unknown:
+        raise WeightsError(f"{source}: config.json has keys a {cls.__name__} does not take: {', '.join(unknown)}.")
+    for key, value in config.items():
+        for v in value if isinstance(value, list) else [value]:
+            if isinstance(v, str) and len(v) < 100:
+                continue  # a name, such as kind="vae"; the model's own __init__ checks it
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_SIZE:
+                raise WeightsError(f"{source}: config.json sets {key} to {value!r}; sizes must be whole numbers "
+                                   f"from 1 to {MAX_SIZE}.")
+
+
+def _local_files(source):
+    """A folder, or a Hub repo id "user/name" -> (config path, weights path)."""
+    folder = Path(source)
+    if folder.is_dir():
+        return folder / "config.json", folder / "model.safetensors"
+    if folder.exists() or source.count("/") != 1 or source.startswith((".", "/")):
+        raise WeightsError(f"{source}: no such weights folder.")
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+    try:
+        return tuple(Path(hf_hub_download(source, name)) for name in ("config.json", "model.safetensors"))
+    except (HfHubHTTPError, LocalEntryNotFoundError, OSError, ValueError) as e:
+        raise WeightsError(f"{source}: not a local folder, and the Hub repo could not be read "
+                           f"({type(e).__name__}).") from None
+
+
+def load_pretrained(cls, source):
+    """Build `cls` from a folder or Hub repo written by save_pretrained, strictly, in eval mode, or raise WeightsError."""
+    source = str(source)
+    config_path, weights_path = _local_files(source)
+    for path in (config_path, weights_path):
+        if not path.is_file():
+            raise WeightsError(f"{source}: {path.name} is missing.")
+    if config_path.stat().st_size > MAX_CONFIG_BYTES:
+        raise WeightsError(f"{source}: config.json is {config_path.stat().st_size} bytes; a real one is tiny.")
+    try:
+        config = json.loads(config_path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise WeightsError(f"{source}: config.json is not valid JSON ({e}).") from None
+    _check_config(cls, config, source)
+    try:
+        with torch.device("meta"):  # the shapes the config implies, without allocating them
+            expected = {k: tuple(v.shape) for k, v in cls(**config).state_dict().items()}
+    except (TypeError, ValueError) as e:
+        raise WeightsError(f"{source}: config.json does not describe a {cls.__name__} ({e}).") from None
+    if sum(math.prod(s) for s in expected.values()) > MAX_PARAMETERS:
+        raise WeightsError(f"{source}: config.json describes a model of over {MAX_PARAMETERS:,} parameters.")
+    try:
+        with safe_open(weights_path, "pt") as f:  # reads the header only
+            found = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except (SafetensorError, OSError) as e:
+        raise WeightsError(f"{source}: model.safetensors is damaged ({e}).") from None
+    if found != expected:
+        wrong = sorted(k for k in expected.keys() | found.keys() if expected.get(k) != found.get(k))
+        raise WeightsError(f"{source}: model.safetensors does not match config.json (first differing tensor: "
+                           f"{wrong[0]}, {found.get(wrong[0])} in the file, {expected.get(wrong[0])} expected).")
+    try:
+        tensors = load_file(weights_path)
+    except (SafetensorError, OSError) as e:
+        raise WeightsError(f"{source}: model.safetensors is damaged ({e}).") from None
+    bad = [k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise WeightsError(f"{source}: the weights hold NaN or infinite values (in {bad[0]}); the training that "
+                           "made them diverged.")
+    model = cls(**config)
+    model.load_state_dict(tensors, strict=True)
+    return model.eval()
