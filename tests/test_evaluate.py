@@ -91,5 +91,5 @@ def test_the_evaluate_command_prints_both_models(mnist_dir, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "importance-sampled log p(x)" in out and "no KL: an AE" in out
     assert results[str(tmp_path / "vae")]["n_images"] == 96
-    with pytest.raises(SystemExit, match="could not load MNIST weights"):
+    with pytest.raises(SystemExit, match="nothing: no such weights folder"):
         main(["evaluate", str(tmp_path / "nothing"), "--data_dir", str(mnist_dir)])

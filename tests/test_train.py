@@ -1,4 +1,5 @@
 import csv
+import os
 
 import pytest
 import torch
@@ -45,7 +46,7 @@ def test_resume_after_an_interruption_equals_an_uninterrupted_run(mnist_dir, tmp
     # "Interrupted" after epoch 0, then continued with --resume to the same 3 epochs.
     run(mnist_dir, tmp_path, *[a.format("resumed") for a in common], str(tmp_path / "w2"), "--n_epochs", "1")
     run(mnist_dir, tmp_path, *[a.format("resumed") for a in common], str(tmp_path / "w2"), "--n_epochs", "3",
-        "--resume")
+        "--resume", "--replace_weights")
     a, b = load_file(tmp_path / "w1" / "model.safetensors"), load_file(tmp_path / "w2" / "model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     results = tmp_path / "results"
@@ -57,13 +58,19 @@ def test_resume_discards_metrics_written_after_the_last_checkpoint(mnist_dir, tm
     run(mnist_dir, tmp_path, *flags, "--n_epochs", "1")
     csv_path = tmp_path / "results" / "x" / "perf_metrics.csv"
     csv_path.write_text(csv_path.read_text() + "1,9,9,0.001,9,9,9,9\n")  # a row whose checkpoint never landed
-    run(mnist_dir, tmp_path, *flags, "--n_epochs", "2", "--resume")
+    run(mnist_dir, tmp_path, *flags, "--n_epochs", "2", "--resume", "--replace_weights")
     rows = list(csv.DictReader(open(csv_path)))
     assert [r["epoch"] for r in rows] == ["0", "1"] and float(rows[1]["train_loss"]) != 9
 
 
 @pytest.mark.parametrize("flags, message", [(["--n_epochs", "0"], "--n_epochs must be at least 1"),
-                                            (["--lr", "-1"], "--lr must be positive"),
+                                            (["--lr", "-1"], "--lr must be a positive finite number"),
+                                            (["--lr", "nan"], "--lr must be a positive finite number"),
+                                            (["--lr", "inf"], "--lr must be a positive finite number"),
+                                            (["--seed", str(2**64)], "--seed must be from 0 to"),
+                                            (["--device", "gpu"], "is not a device"),
+                                            (["--exp_name", "/tmp/elsewhere"], "must be a folder name inside"),
+                                            (["--exp_name", "../../up"], "must be a folder name inside"),
                                             (["--autoencoder_type", "gan"], "invalid choice")])
 def test_bad_flags_are_refused_with_a_message(flags, message, capsys):
     with pytest.raises(SystemExit):
@@ -84,7 +91,7 @@ def test_a_broken_data_folder_ends_with_one_clear_sentence(mnist_dir, tmp_path, 
     images = mnist_dir / "MNIST" / "raw" / "train-images-idx3-ubyte"
     images.write_bytes(images.read_bytes()[:1000])
     with pytest.raises(SystemExit, match="truncated or corrupt"):
-        run(mnist_dir, tmp_path, "--n_epochs", "1")
+        run(mnist_dir, tmp_path, "--n_epochs", "1", "--weights_dir", str(tmp_path / "w"))
 
 
 def test_a_killed_run_resumes_to_the_same_weights(mnist_dir, tmp_path):
@@ -117,3 +124,133 @@ def test_a_killed_run_resumes_to_the_same_weights(mnist_dir, tmp_path):
     subprocess.run(command("killed") + ["--resume"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
     a, b = load_file(tmp_path / "straight" / "model.safetensors"), load_file(tmp_path / "killed" / "model.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_cuda_without_a_gpu_is_refused_before_any_data_is_read(capsys):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(SystemExit):
+        main(["--device", "cuda", "--data_dir", "/nonexistent"])
+    assert "no CUDA GPU is available here" in capsys.readouterr().err
+
+
+def test_a_quick_retrain_never_replaces_weights_unless_asked(mnist_dir, tmp_path, capsys):
+    weights = tmp_path / "weights"
+    run(mnist_dir, tmp_path, "--n_epochs", "1", "--exp_name", "first", "--weights_dir", str(weights))
+    before = {p.name: p.read_bytes() for p in weights.iterdir() if p.is_file()}
+    (weights / "my_notes.txt").write_text("mine")
+    with pytest.raises(SystemExit, match="already holds weights, which this run would replace; pass --replace_w"):
+        run(mnist_dir, tmp_path, "--n_epochs", "1", "--exp_name", "second", "--weights_dir", str(weights))
+    assert not (tmp_path / "results" / "second" / "perf_metrics.csv").exists()  # refused before training
+    assert {p.name: p.read_bytes() for p in weights.iterdir() if p.is_file() and p.name != "my_notes.txt"} == before
+    run(mnist_dir, tmp_path, "--n_epochs", "1", "--exp_name", "second", "--weights_dir", str(weights),
+        "--seed", "1", "--replace_weights")
+    assert (weights / "my_notes.txt").read_text() == "mine"
+    assert (weights / "model.safetensors").read_bytes() != before["model.safetensors"]
+
+
+def test_the_export_touches_nothing_it_did_not_write(mnist_dir, tmp_path):
+    """--weights_dir equal to the run's own folder, with the user's folders beside it: all of them survive."""
+    results = tmp_path / "results"
+    for name in ("run.old", "run.tmp", "other-experiment"):
+        (results / name).mkdir(parents=True)
+        (results / name / "keep.txt").write_text(name)
+    run(mnist_dir, tmp_path, "--n_epochs", "2", "--exp_name", "run", "--weights_dir", str(results / "run"))
+    assert (results / "run" / "checkpoint.safetensors").exists() and (results / "run" / "model.safetensors").exists()
+    for name in ("run.old", "run.tmp", "other-experiment"):
+        assert (results / name / "keep.txt").read_text() == name
+    assert sorted(p.name for p in results.iterdir()) == ["other-experiment", "run", "run.old", "run.tmp"]
+
+
+def test_a_finished_run_is_not_overwritten_and_a_resume_keeps_its_settings(mnist_dir, tmp_path):
+    flags = ["--exp_name", "x", "--weights_dir", str(tmp_path / "w")]
+    run(mnist_dir, tmp_path, *flags, "--n_epochs", "1")
+    metrics = (tmp_path / "results" / "x" / "perf_metrics.csv").read_text()
+    with pytest.raises(SystemExit, match="already holds a run; pass --resume"):
+        run(mnist_dir, tmp_path, *flags, "--n_epochs", "1", "--replace_weights")
+    for other, message in ((["--seed", "2"], "--seed 8675309 \\(now 2\\)"), (["--lr", "0.01"], "--lr 0.001")):
+        with pytest.raises(SystemExit, match=message):
+            main(["--data_dir", str(mnist_dir), "--out_dir", str(tmp_path / "results"), "--quiet", "--batch_size",
+                  "32", *flags, "--n_epochs", "2", "--resume", "--replace_weights", *other])
+    with pytest.raises(SystemExit, match="--batch_size 32 \\(now 64\\)"):
+        main(["--data_dir", str(mnist_dir), "--out_dir", str(tmp_path / "results"), "--quiet", "--batch_size", "64",
+              *flags, "--n_epochs", "2", "--resume", "--replace_weights"])
+    assert (tmp_path / "results" / "x" / "perf_metrics.csv").read_text() == metrics
+    (tmp_path / "results" / "x" / "perf_metrics.csv").unlink()
+    with pytest.raises(SystemExit, match="no perf_metrics.csv"):
+        run(mnist_dir, tmp_path, *flags, "--n_epochs", "2", "--resume", "--replace_weights")
+
+
+def test_a_damaged_checkpoint_and_unwritable_folders_end_with_one_sentence(mnist_dir, tmp_path):
+    flags = ["--exp_name", "x", "--weights_dir", str(tmp_path / "w")]
+    run(mnist_dir, tmp_path, *flags, "--n_epochs", "1")
+    (tmp_path / "results" / "x" / "checkpoint.safetensors").write_bytes(b"garbage" * 100)
+    with pytest.raises(SystemExit, match="checkpoint .* is damaged"):
+        run(mnist_dir, tmp_path, *flags, "--n_epochs", "2", "--resume", "--replace_weights")
+    if os.geteuid() == 0:
+        return  # root writes through any permission bits
+    (tmp_path / "locked").mkdir(mode=0o500)
+    with pytest.raises(SystemExit, match="cannot write to"):
+        run(mnist_dir, tmp_path, "--n_epochs", "1", "--exp_name", "y", "--weights_dir", str(tmp_path / "locked"))
+
+
+def test_a_diverging_run_stops_and_exports_nothing(mnist_dir, tmp_path):
+    with pytest.raises(SystemExit, match="training loss became nan in epoch 0"):
+        run(mnist_dir, tmp_path, "--n_epochs", "2", "--exp_name", "x", "--weights_dir", str(tmp_path / "w"),
+            "--lr", "1e30")
+    assert not (tmp_path / "w" / "model.safetensors").exists()
+    assert not (tmp_path / "results" / "x" / "checkpoint.safetensors").exists()
+
+
+def test_broken_gzip_and_csv_files_end_with_one_sentence(mnist_dir, tmp_path):
+    from train.mnist import DataError, csv_to_idx, read_idx
+
+    (tmp_path / "x.gz").write_bytes(b"not gzip at all")
+    with pytest.raises(DataError, match="not a complete gzip file"):
+        read_idx(tmp_path / "x.gz")
+    (tmp_path / "bad.csv").write_text("label,p\n1,2,x\n")
+    with pytest.raises(DataError, match="MNIST CSV is corrupt"):
+        csv_to_idx(tmp_path / "bad.csv", tmp_path / "i", tmp_path / "l")
+
+
+def test_untrusted_weights_are_checked_before_anything_is_built(tmp_path):
+    """A config asking for a 4,000,000-wide layer is refused from its numbers, NaN weights from their values."""
+    import json
+
+    from vae_models import WeightsError, load_pretrained
+
+    folder = tmp_path / "w"
+    Autoencoder(kind="vae", hidden_size=8).save_pretrained(folder)
+    (folder / "config.json").write_text(json.dumps({"kind": "vae", "hidden_size": 4_000_000}))
+    with pytest.raises(WeightsError, match="sizes must be whole numbers from 1 to 65536"):
+        load_pretrained(Autoencoder, folder)
+    (folder / "config.json").write_text(json.dumps({"kind": "vae", "hidden_size": 9}))
+    with pytest.raises(WeightsError, match="does not match config.json"):
+        load_pretrained(Autoencoder, folder)
+    (folder / "config.json").write_text(json.dumps({"kind": "vae", "hidden_size": 8, "evil": 1}))
+    with pytest.raises(WeightsError, match="keys a Autoencoder does not take: evil"):
+        load_pretrained(Autoencoder, folder)
+    model = Autoencoder(kind="vae", hidden_size=8)
+    with torch.no_grad():
+        model.fc1.weight[0, 0] = float("nan")
+    model.save_pretrained(folder)
+    with pytest.raises(WeightsError, match="NaN or infinite"):
+        load_pretrained(Autoencoder, folder)
+    (folder / "model.safetensors").write_bytes(b"\x00" * 10)
+    with pytest.raises(WeightsError, match="damaged"):
+        load_pretrained(Autoencoder, folder)
+    with pytest.raises(WeightsError, match="no such weights folder"):
+        load_pretrained(Autoencoder, tmp_path / "nowhere")
+
+
+def test_the_app_refuses_to_start_on_missing_weights_with_one_sentence(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    (tmp_path / "mnist-ae").mkdir()
+    done = subprocess.run([sys.executable, "app.py", "--weights", str(tmp_path)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"cannot start VAE Explorer: {tmp_path / 'mnist-ae'}: config.json is missing." in done.stderr

@@ -8,9 +8,11 @@
 Each command's flags: python -m train <command> --help (mnist's flags are the assignment's).
 """
 import argparse
+import math
 import os
 import string
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
@@ -19,16 +21,17 @@ from torchvision.utils import save_image
 
 import torch.distributed as dist
 
-from vae_models import Autoencoder, ConvVAE, decode_grid
+from vae_models import Autoencoder, ConvVAE, WeightsError, decode_grid, load_pretrained
 
 from . import artifacts
 from .celeba import load_celeba
 from .evaluate import evaluate_model, format_result
-from .loop import LoopConfig, train
+from .loop import LoopConfig, RunError, train
 from .report import write_report_figures
 from .mnist import DataError, load_mnist, read_split
 
 COMMANDS = ("mnist", "celeba", "evaluate", "report")
+MAX_SEED = 2**63 - 1
 MNIST_EXP = "AE-arch=$autoencoder_type($hidden_layer_size)-lr=$lr-ep=$n_epochs"  # the assignment's folder name
 
 
@@ -45,8 +48,11 @@ def common_flags(p, exp_name, weights_dir):
     p.add_argument("--weights_dir", default=weights_dir,
                    help=f"where the final weights are exported with save_pretrained (default {weights_dir})")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
-                   help="torch device (default: cuda if available, else cpu)")
+                   help="cpu, cuda or cuda:N (default: cuda if available, else cpu)")
     p.add_argument("--resume", action="store_true", help="continue from the last finished epoch's checkpoint")
+    p.add_argument("--replace_weights", action="store_true",
+                   help="allow the export to replace weights already in --weights_dir (without it, a run that would "
+                        "replace them is refused before training starts)")
     p.add_argument("--quiet", action="store_true", help="no progress bar; one log line per epoch")
 
 
@@ -107,8 +113,12 @@ def parse_args(argv):
             parser.error(f"--{flag} must be at least 1")
     if getattr(args, "subset", 0) < 0:
         parser.error("--subset must be 0 (all) or more")
-    if getattr(args, "lr", 1) <= 0:
-        parser.error("--lr must be positive")
+    if not math.isfinite(getattr(args, "lr", 1)) or getattr(args, "lr", 1) <= 0:
+        parser.error("--lr must be a positive finite number")
+    if not 0 <= args.seed <= MAX_SEED:
+        parser.error(f"--seed must be from 0 to {MAX_SEED}")
+    if hasattr(args, "device"):
+        check_device(parser, args.device)
     if args.command == "mnist" and args.latent_size != 2:  # keep other latent sizes out of the 2-D run's folders
         for name, default in (("exp_name", MNIST_EXP), ("weights_dir", "weights/mnist-$autoencoder_type")):
             if getattr(args, name) == default:
@@ -116,7 +126,46 @@ def parse_args(argv):
     for name in ("exp_name", "weights_dir"):
         if hasattr(args, name):
             setattr(args, name, string.Template(getattr(args, name)).safe_substitute(vars(args)))
+    if hasattr(args, "exp_name"):
+        exp = Path(args.exp_name)
+        if not args.exp_name or exp.is_absolute() or ".." in exp.parts:
+            parser.error(f"--exp_name {args.exp_name!r} must be a folder name inside --out_dir (no absolute path, "
+                         "no '..')")
     return args
+
+
+def check_device(parser, device):
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, ValueError):
+        parser.error(f"--device {device!r} is not a device; use cpu, cuda or cuda:N")
+    if kind not in ("cpu", "cuda"):
+        parser.error(f"--device {device!r}: this trainer runs on cpu or cuda")
+    if kind == "cuda" and not torch.cuda.is_available():
+        parser.error(f"--device {device}: no CUDA GPU is available here; use --device cpu")
+
+
+def check_outputs(args):
+    """Before any data is loaded or any epoch trained: refuse what would lose the user's work, and say where the
+    run will write. Raises RunError."""
+    run_dir = Path(args.out_dir) / args.exp_name
+    has_run = (run_dir / "checkpoint.safetensors").exists() or (run_dir / "perf_metrics.csv").exists()
+    if has_run and not args.resume:
+        raise RunError(f"{run_dir} already holds a run; pass --resume to continue it, or choose another --exp_name "
+                       "or --out_dir for a new one.")
+    weights = Path(args.weights_dir)
+    if (weights / "model.safetensors").exists() and not args.replace_weights:
+        raise RunError(f"{weights} already holds weights, which this run would replace; pass --replace_weights to "
+                       "replace them, or --weights_dir to export elsewhere.")
+    for folder in (run_dir, weights):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as e:
+            raise RunError(f"cannot write to {folder} ({e.strerror or type(e).__name__}).") from None
+    what = "replacing the weights there" if (weights / "model.safetensors").exists() else "new weights"
+    print(f"Results in {run_dir}; weights to {weights} ({what}).")
 
 
 def loop_config(args):
@@ -137,7 +186,10 @@ def encode_all(model, x, batch_size=1000):
 
 
 def run_mnist(args):
+    check_outputs(args)
     cfg = loop_config(args)
+    cfg.model_settings = {"autoencoder_type": args.autoencoder_type, "hidden_layer_size": args.hidden_layer_size,
+                          "latent_size": args.latent_size}
     data = load_mnist(args.data_dir)
     (train_x, _), (test_x, test_y) = data["train"], data["test"]
     print(f"MNIST: {len(train_x)} training and {len(test_x)} test images, binarised; results in {cfg.out_dir}")
@@ -195,8 +247,11 @@ def setup_distributed(device):
 
 def run_celeba(args):
     rank, device = setup_distributed(args.device)
+    if rank == 0:
+        check_outputs(args)
     cfg = loop_config(args)
     cfg.device = device
+    cfg.model_settings = {"latent_size": args.latent_size, "subset": args.subset}
     if rank == 0:  # builds the uint8 cache the first time; the other processes then map the same files
         train_x, test_x = load_celeba(args.data_dir, args.subset, args.seed, args.num_workers, args.quiet)
         print(f"CelebA: {len(train_x)} training and {len(test_x)} test faces, 64x64; results in {cfg.out_dir}")
@@ -221,10 +276,7 @@ def run_celeba(args):
 
 
 def load_weights(source):
-    try:
-        return Autoencoder.from_pretrained(source, strict=True)
-    except Exception as e:
-        raise DataError(f"could not load MNIST weights from {source}: {type(e).__name__}: {e}") from None
+    return load_pretrained(Autoencoder, source)
 
 
 def run_evaluate(args):
@@ -249,7 +301,7 @@ def main(argv=None):
     try:
         return {"mnist": run_mnist, "celeba": run_celeba, "evaluate": run_evaluate,
                 "report": run_report}[args.command](args)
-    except DataError as e:
+    except (DataError, RunError, WeightsError) as e:
         sys.exit(f"error: {e}")
 
 

@@ -3,6 +3,7 @@ import csv
 import json
 import os
 import shutil
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -133,19 +134,22 @@ def match_parameter_layout(optimizer):
 
 
 def export_weights(model, weights_dir, extra_files=(), write_extras=None):
-    """save_pretrained (config.json + model.safetensors) plus the run's files, swapped in as a whole folder."""
+    """save_pretrained (config.json + model.safetensors) plus the run's files, into `weights_dir`.
+
+    Everything is written first into a new temporary folder beside it (a unique name: no folder of the user's is ever
+    touched), then each file is renamed into place, the weights last. Only the files this export writes are replaced;
+    anything else in or beside `weights_dir` stays as it was."""
     weights_dir = Path(weights_dir)
-    weights_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = weights_dir.with_name(weights_dir.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    for f in extra_files:
-        shutil.copy2(f, tmp / Path(f).name)
-    if write_extras is not None:
-        write_extras(tmp)
-    old = weights_dir.with_name(weights_dir.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if weights_dir.exists():
-        os.replace(weights_dir, old)
-    os.replace(tmp, weights_dir)
-    shutil.rmtree(old, ignore_errors=True)
+    weights_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=weights_dir.parent, prefix=f".{weights_dir.name}.export-") as tmp:
+        tmp = Path(tmp)
+        model.save_pretrained(tmp)
+        for f in extra_files:
+            shutil.copy2(f, tmp / Path(f).name)
+        if write_extras is not None:
+            write_extras(tmp)
+        last = {"config.json": 1, "model.safetensors": 2}
+        for f in sorted((p for p in tmp.rglob("*") if p.is_file()), key=lambda p: last.get(p.name, 0)):
+            target = weights_dir / f.relative_to(tmp)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(f, target)

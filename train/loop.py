@@ -5,17 +5,22 @@ Under torchrun each process takes its share of every epoch through a Distributed
 """
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
+from safetensors import SafetensorError
 from torch.utils.data import DistributedSampler
 from tqdm import tqdm
 
 from vae_models import loss_function
 
 from . import artifacts
+
+
+class RunError(Exception):
+    """A training run that cannot go on (a diverged loss, a checkpoint from other settings); one sentence."""
 
 
 @dataclass
@@ -30,6 +35,12 @@ class LoopConfig:
     resume: bool = False
     quiet: bool = False
     eval_batch_size: int = 1000
+    model_settings: dict = field(default_factory=dict)  # what else a resumed run must share: model, data subset
+
+    def run_settings(self):
+        """What a checkpoint must have been made with for --resume to continue it exactly."""
+        return {"batch_size": self.batch_size, "lr": self.lr, "n_mc_samples": self.n_mc_samples, "seed": self.seed,
+                **self.model_settings}
 
 
 def dist_info():
@@ -131,9 +142,9 @@ def train(model, train_x, test_x, cfg, title=""):
 
     start_epoch, rows = 0, []
     if cfg.resume and ckpt_path.exists():
-        last, _ = artifacts.load_checkpoint(ckpt_path, raw_model, optimizer)
+        last, extra = _resume(ckpt_path, csv_path, raw_model, optimizer, cfg)
         start_epoch = last + 1
-        rows = [r for r in artifacts.read_metrics(csv_path) if r["epoch"] <= last] if csv_path.exists() else []
+        rows = [r for r in artifacts.read_metrics(csv_path) if r["epoch"] <= last]
         _log(cfg, rank, f"Resuming {out_dir} after epoch {last}.")
     elif cfg.resume:
         _log(cfg, rank, f"No checkpoint in {out_dir}; starting from scratch.")
@@ -154,6 +165,9 @@ def train(model, train_x, test_x, cfg, title=""):
             dist.all_reduce(sums)
             dist.all_reduce(count)
         train_means = (sums / count).tolist()
+        if not torch.isfinite(sums).all():  # stop before a diverged model is checkpointed or exported
+            raise RunError(f"the training loss became {train_means[0]} in epoch {epoch} (is --lr {cfg.lr} too "
+                           "large?); stopped, and nothing was exported.")
         test_means = evaluate(model, test_x, cfg).tolist()
         seconds = time.perf_counter() - t0
 
@@ -163,7 +177,7 @@ def train(model, train_x, test_x, cfg, title=""):
                          "test_bce": test_means[1], "test_kld": test_means[2]})
             artifacts.write_metrics(rows, csv_path)
             save_pictures(raw_model, test_x, fixed_z, out_dir, epoch, cfg.device)
-            artifacts.save_checkpoint(ckpt_path, raw_model, optimizer, epoch)
+            artifacts.save_checkpoint(ckpt_path, raw_model, optimizer, epoch, {"settings": cfg.run_settings()})
             _log(cfg, rank, f"epoch {epoch:3d}  train {train_means[0]:8.3f}  test {test_means[0]:8.3f}  "
                             f"(BCE {test_means[1]:.2f}, KL {test_means[2]:.2f})  {seconds:.2f}s")
         if world > 1:
@@ -172,6 +186,24 @@ def train(model, train_x, test_x, cfg, title=""):
     if rank == 0 and rows:
         artifacts.plot_loss_curve(rows, out_dir / "loss_curve.png", title)
     return rows
+
+
+def _resume(ckpt_path, csv_path, model, optimizer, cfg):
+    """Load the checkpoint into model and optimizer, refusing one that is damaged or made with other settings."""
+    if not csv_path.exists():
+        raise RunError(f"{ckpt_path.parent} has a checkpoint but no perf_metrics.csv, so the earlier epochs' metrics "
+                       "are lost; start a new run (another --exp_name) instead of resuming.")
+    try:
+        last, extra = artifacts.load_checkpoint(ckpt_path, model, optimizer)
+    except (SafetensorError, OSError, ValueError, KeyError, RuntimeError) as e:  # file, JSON or shapes
+        raise RunError(f"the checkpoint {ckpt_path} is damaged or belongs to another model "
+                       f"({type(e).__name__}); delete it to start over.") from None
+    saved, now = extra.get("settings", {}), cfg.run_settings()
+    differ = [f"--{k} {saved[k]} (now {now.get(k)})" for k in sorted(saved) if saved[k] != now.get(k)]
+    if differ:
+        raise RunError(f"{ckpt_path.parent} was trained with {', '.join(differ)}; resume it with the same settings, "
+                       "or start a new run with another --exp_name.")
+    return last, extra
 
 
 def _log(cfg, rank, message):

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -36,8 +37,13 @@ def read_idx(path):
     """Read an IDX file (LeCun's format: magic 0x0000 08 D, D big-endian sizes, uint8 data) -> uint8 tensor."""
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        data = f.read()
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
+        raise DataError(f"{path} is not a complete gzip file ({e}); replace it with the real one.") from None
+    except OSError as e:
+        raise DataError(f"{path} cannot be read ({e.strerror or e}).") from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
         raise DataError(f"{path} is not an IDX file of unsigned bytes (bad magic number {data[:4].hex()}).")
     ndim = data[3]
@@ -92,7 +98,12 @@ def has_raw(data_dir):
 
 def csv_to_idx(csv_file, images_path, labels_path):
     """Convert one MNIST CSV (a header row, then label and 784 pixels 0-255 per row) into two IDX files."""
-    table = np.loadtxt(csv_file, delimiter=",", skiprows=1, dtype=np.int64, ndmin=2)
+    try:
+        table = np.loadtxt(csv_file, delimiter=",", skiprows=1, dtype=np.int64, ndmin=2)
+    except ValueError as e:
+        raise DataError(f"the MNIST CSV is corrupt ({str(e).splitlines()[0]}).") from None
+    if table.size == 0:
+        raise DataError("the MNIST CSV holds no rows.")
     if table.shape[1] != 785 or table.min() < 0 or table.max() > 255:
         raise DataError(f"the MNIST CSV has rows of {table.shape[1]} values in [{table.min()}, {table.max()}]; "
                         "expected a label and 784 pixels in 0..255")
