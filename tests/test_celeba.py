@@ -64,7 +64,7 @@ def test_one_epoch_end_to_end_writes_every_artifact_and_loadable_weights(celeba_
     model = ConvVAE.from_pretrained(tmp_path / "weights", strict=True)
     assert model.latent_size == 8 and (tmp_path / "weights" / "sample_0.png").exists()
     cache = sorted(p.name for p in (celeba_dir / "celeba" / "vae_explorer_cache").iterdir())
-    assert cache == ["test-8-64px.npy", "train-24-subset16-seed8675309-64px.npy"]
+    assert [c.rsplit("-", 1)[0] for c in cache] == ["test-8-64px", "train-16-64px"]
 
 
 def test_a_plain_folder_of_faces_works_with_a_held_out_part(tmp_path):
@@ -73,6 +73,19 @@ def test_a_plain_folder_of_faces_works_with_a_held_out_part(tmp_path):
     assert len(train) == 18 and len(test) == 2 and not set(train) & set(test)
     main(celeba_flags(tmp_path / "faces", tmp_path))
     assert (tmp_path / "weights" / "model.safetensors").exists()
+
+
+def test_another_seed_never_reuses_a_held_out_set_it_trains_on(tmp_path):
+    """A plain folder's held-out part depends on the seed, so its cache must too: seed 2 must not test on seed 1's
+    held-out faces while training on them."""
+    fake_faces(tmp_path / "faces", 20)
+    for seed in (1, 2):
+        train, test = load_celeba(tmp_path / "faces", subset=0, seed=seed, quiet=True)
+        train_files, test_files, _ = find_splits(tmp_path / "faces", seed=seed)
+        expected = torch.stack([FaceFiles(test_files)[i] for i in range(len(test_files))])
+        assert torch.equal(test, expected), seed
+        assert len(train) == len(train_files)
+    assert len(list((tmp_path / "faces" / "vae_explorer_cache").glob("test-*.npy"))) == 2
 
 
 def test_the_subset_is_the_same_for_the_same_seed(celeba_dir):

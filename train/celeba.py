@@ -1,18 +1,20 @@
 """CelebA faces for the convolutional VAE: the files as torchvision lays them out, or a plain folder of faces.
 
-Each image is decoded, centre-cropped to 148x148 and resized to 64x64 (the usual CelebA-64 protocol) once, into a
-uint8 cache (N, 3, 64, 64) saved beside the data as .npy and memory-mapped afterwards: no epoch after the first touches
+Each image is decoded, centre-cropped to its central square of 148/178 of the shorter side (148x148 for CelebA's
+178x218, a common CelebA-64 choice; see vae_models.conv.crop_face) and resized to 64x64 once, into a uint8 cache (N, 3, 64, 64) saved beside the data as .npy and memory-mapped afterwards: no epoch after the first touches
 a JPEG, and 50,000 faces (615 MB) fit in the memory of any GPU.
 """
+import hashlib
 import os
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import DataLoader, Dataset
 from PIL import Image
-from torchvision.transforms.v2 import functional as TF
 from tqdm import tqdm
+
+from vae_models.conv import CROP_FRACTION, crop_face
 
 from .mnist import DataError
 
@@ -22,20 +24,17 @@ LAYOUT_HELP = ("expected CelebA as torchvision lays it out (celeba/img_align_cel
 
 
 class FaceFiles(Dataset):
-    """Image files -> uint8 (3, 64, 64): centre crop `crop` (148 for CelebA's 178x218), then resize to `size`."""
+    """Image files -> uint8 (3, size, size), cropped by crop_face: the same crop the app applies to a visitor's face."""
 
-    def __init__(self, paths, crop=148, size=64):
-        self.paths, self.crop, self.size = list(paths), crop, size
+    def __init__(self, paths, size=64):
+        self.paths, self.size = list(paths), size
 
     def __len__(self):
         return len(self.paths)
 
     def __getitem__(self, i):
         with Image.open(self.paths[i]) as f:
-            image = TF.pil_to_tensor(f.convert("RGB"))
-        side = min(self.crop, *image.shape[1:])
-        image = TF.center_crop(image, [side, side])
-        return TF.resize(image, [self.size, self.size], antialias=True)
+            return torch.from_numpy(crop_face(f, self.size))
 
 
 def find_splits(data_dir, holdout=0.1, seed=0):
@@ -103,12 +102,20 @@ def build_cache(dataset, path, num_workers=0, quiet=False):
     return torch.from_numpy(np.load(path, mmap_mode="c"))
 
 
+def cache_name(split, files, size=64):
+    """A cache file's name carries everything its content depends on: the exact files in their order (so the
+    split, the seed of a plain folder's held-out part and the subset), the crop and the size."""
+    key = hashlib.sha256("\n".join([f"crop={CROP_FRACTION!r} size={size}", *map(str, files)]).encode()).hexdigest()
+    return f"{split}-{len(files)}-{size}px-{key[:16]}.npy"
+
+
 def load_celeba(data_dir, subset=50_000, seed=8675309, num_workers=0, quiet=False):
-    """-> train (N, 3, 64, 64) uint8 (a seeded Subset of the training split), test (M, 3, 64, 64) uint8."""
+    """-> train (N, 3, 64, 64) uint8 (a seeded subset of the training split), test (M, 3, 64, 64) uint8."""
     train_files, test_files, root = find_splits(data_dir, seed=seed)
-    train_set = Subset(FaceFiles(train_files), subset_indices(len(train_files), subset, seed))
+    train_files = [train_files[i] for i in subset_indices(len(train_files), subset, seed)]
     cache = root / "vae_explorer_cache"
-    train = build_cache(train_set, cache / f"train-{len(train_files)}-subset{len(train_set)}-seed{seed}-64px.npy",
-                        num_workers, quiet)
-    test = build_cache(FaceFiles(test_files), cache / f"test-{len(test_files)}-64px.npy", num_workers, quiet)
+    names = {split: [p.relative_to(root) for p in files] for split, files in (("train", train_files),
+                                                                               ("test", test_files))}
+    train = build_cache(FaceFiles(train_files), cache / cache_name("train", names["train"]), num_workers, quiet)
+    test = build_cache(FaceFiles(test_files), cache / cache_name("test", names["test"]), num_workers, quiet)
     return train, test
