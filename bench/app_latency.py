@@ -2,7 +2,7 @@
 
     python bench/app_latency.py [--calls 30] [--clients 8] [--port 7861]
 
-Starts `python app.py` in a subprocess, reports the time from launch to the first answer, then for each endpoint the
+Starts the app (with a no-op endpoint that only this benchmark adds) in a subprocess, reports the time from launch to the first answer, then for each endpoint the
 p50 and p95 of `calls` sequential requests and of `calls` requests per client from `clients` concurrent clients,
 and the ratio of each to the no-op's: what our own work costs on top of gradio's round trip.
 """
@@ -44,22 +44,38 @@ def endpoints(tmp):
     }
 
 
+def build(with_noop=True):
+    """The app as `python app.py` builds it, plus the no-op endpoint: the baseline of gradio's own round trip."""
+    import gradio as gr
+    from ui import build_demo, load_models
+
+    demo = build_demo(load_models(ROOT / "weights", ROOT / "weights" / "celeba-vae"))
+    if with_noop:
+        with demo:
+            gr.api(lambda: "ok", api_name="noop")
+    return demo
+
+
 def handler_ms(calls, repeats=20):
     """Each endpoint's own work: its handler called directly in this process (no HTTP, no queue), in ms."""
-    import app
     from gradio_client.utils import is_file_obj_with_meta
 
-    def local(value):  # what the handler receives from gradio: {"path": ...} payloads, sketch dicts
+    demo = build()
+    handlers = {f"/{fn.api_name}": fn.fn for fn in demo.fns.values() if fn.api_name}
+
+    import shutil
+    import gradio as gr
+
+    cache = Path(gr.utils.get_upload_folder()) / "app_latency_bench"
+    cache.mkdir(parents=True, exist_ok=True)
+
+    def local(value):  # what the handler receives from gradio (preprocess=False): the raw payload, a cached file
         if isinstance(value, dict) and is_file_obj_with_meta(value):
-            return {"path": value["path"]}
+            return {"path": str(shutil.copy(value["path"], cache / Path(value["path"]).name))}
         if isinstance(value, dict):
-            return {**value, "composite": np.asarray(Image.open(value["composite"]["path"]))}
+            return {**value, "composite": local(value["composite"])}
         return value
 
-    handlers = {"/noop": app.noop, "/reconstruct_upload": app.reconstruct_upload,
-                "/reconstruct_drawing": app.reconstruct_drawing, "/sample": app.sample,
-                "/latent_grid": app.latent_grid_view, "/decode_point": app.decode_point,
-                "/interpolate": app.interpolate}
     out = {}
     for name, (inputs, api) in calls.items():
         args = [local(v) for v in inputs]
@@ -82,11 +98,17 @@ def main():
     p.add_argument("--calls", type=int, default=30)
     p.add_argument("--clients", type=int, default=8)
     p.add_argument("--port", type=int, default=7861)
+    p.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # the server subprocess
     args = p.parse_args()
     url = f"http://127.0.0.1:{args.port}/"
+    if args.serve:
+        from ui import MAX_FILE_SIZE
+        build().launch(server_port=args.port, max_file_size=MAX_FILE_SIZE)
+        return
 
     t0 = time.perf_counter()
-    server = subprocess.Popen([sys.executable, "app.py", "--port", str(args.port)], cwd=ROOT,
+    (ROOT / "test-output").mkdir(exist_ok=True)
+    server = subprocess.Popen([sys.executable, __file__, "--serve", "--port", str(args.port)], cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=open(ROOT / "test-output" / "app_latency_server.log", "w"))
     try:
         while True:
