@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from ui import MAX_FILE_SIZE, build_demo, load_models
+from ui import build_demo, launch, load_models
 from vae_models import WeightsError
 
 ROOT = Path(__file__).resolve().parent
@@ -36,7 +36,7 @@ def main(argv=None):
     except WeightsError as e:
         sys.exit(f"error: cannot start VAE Explorer: {e}")
     demo = build_demo(models)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_FILE_SIZE)
+    launch(demo, server_name=args.host, server_port=args.port, share=args.share)
 
 
 if __name__ == "__main__":

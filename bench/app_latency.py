@@ -102,8 +102,8 @@ def main():
     args = p.parse_args()
     url = f"http://127.0.0.1:{args.port}/"
     if args.serve:
-        from ui import MAX_FILE_SIZE
-        build().launch(server_port=args.port, max_file_size=MAX_FILE_SIZE)
+        from ui import launch
+        launch(build(), server_port=args.port)
         return
 
     t0 = time.perf_counter()

@@ -52,10 +52,9 @@ def shipped_models():
 def served_app(shipped_models):
     """The real app, built from the shipped weights and launched in this process on a free local port;
     -> (models, url)."""
-    from ui import MAX_FILE_SIZE, build_demo
+    from ui import build_demo, launch
 
     demo = build_demo(shipped_models)
-    _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True,
-                            max_file_size=MAX_FILE_SIZE)
+    _, url, _ = launch(demo, prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
     yield shipped_models, url
     demo.close()

@@ -34,11 +34,7 @@ def has_image(page, elem_id, timeout=20_000):
     return True
 
 
-def test_drawing_a_stroke_reconstructs_it(page):
-    page.get_by_role("tab", name="Reconstruct").click()
-    page.locator("#numbers").get_by_text("negative ELBO").wait_for(timeout=20_000)  # the example shown at load
-    before = page.locator("#numbers").inner_text()
-    page.locator("#sketch").get_by_role("button", name="Brush").first.click()
+def draw_stroke(page):
     canvas = page.locator("#sketch canvas").first
     box = canvas.bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.2
@@ -47,18 +43,44 @@ def test_drawing_a_stroke_reconstructs_it(page):
     for i in range(1, 21):
         page.mouse.move(x + i, y + i * box["height"] * 0.03)
     page.mouse.up()
-    page.wait_for_function("b => document.querySelector('#numbers').innerText !== b", arg=before, timeout=20_000)
-    assert "negative ELBO" in page.locator("#numbers").inner_text() and has_image(page, "seen")
+
+
+def errors_on_page(page):
+    """Red "Error" badges on outputs and error toasts."""
+    return page.locator(".error, [data-testid='toast-body']").count()
+
+
+def test_drawing_a_stroke_reconstructs_it_with_the_brush_ready_at_load(page):
+    page.get_by_role("tab", name="Reconstruct").click()
+    page.locator("#numbers").get_by_text("negative ELBO").wait_for(timeout=20_000)  # the example shown at load
+    assert "uploaded image" in page.locator("#numbers").inner_text()  # which input the results belong to
+    draw_stroke(page)  # no click on "Brush" first
+    page.locator("#numbers").get_by_text("your drawing").wait_for(timeout=20_000)
+    text = page.locator("#numbers").inner_text()
+    assert "negative ELBO" in text and "your drawing" in text and has_image(page, "seen")
     page.wait_for_timeout(1500)  # let the pictures arrive before the screenshot
     page.screenshot(path=str(SHOTS / "reconstruct_drawing.png"), full_page=True)
+
+
+def test_clearing_the_canvas_resets_quietly_and_the_brush_still_draws(page):
+    page.get_by_role("tab", name="Reconstruct").click()
+    draw_stroke(page)
+    page.locator("#numbers").get_by_text("your drawing").wait_for(timeout=20_000)
+    page.locator("#sketch").get_by_role("button", name="Clear canvas").first.click()
+    page.locator("#numbers").get_by_text("Draw a digit").wait_for(timeout=20_000)
+    page.wait_for_timeout(1000)
+    assert errors_on_page(page) == 0
+    page.screenshot(path=str(SHOTS / "reconstruct_cleared.png"), full_page=True)
+    draw_stroke(page)  # straight away: the brush is still selected
+    page.locator("#numbers").get_by_text("your drawing").wait_for(timeout=20_000)
+    assert errors_on_page(page) == 0
 
 
 def test_uploading_an_image_reconstructs_it(page):
     page.get_by_role("tab", name="Reconstruct").click()
     example = sorted((ROOT / "weights" / "mnist-vae" / "examples").glob("digit_*.png"))[2]
-    before = page.locator("#numbers").inner_text()
     page.locator("#upload input[type=file]").set_input_files(str(example))
-    page.wait_for_function("b => document.querySelector('#numbers').innerText !== b", arg=before, timeout=20_000)
+    page.locator("#numbers").get_by_text("the uploaded image").wait_for(timeout=20_000)
     assert "negative ELBO" in page.locator("#numbers").inner_text()
     page.wait_for_timeout(1500)  # let the pictures arrive before the screenshot
     page.screenshot(path=str(SHOTS / "reconstruct_upload.png"), full_page=True)
@@ -73,6 +95,36 @@ def test_sample_tab(page):
     page.wait_for_function("b => document.querySelector('#vae-samples img').getAttribute('src') !== b", arg=before,
                            timeout=20_000)
     page.screenshot(path=str(SHOTS / "sample.png"), full_page=True)
+
+
+def test_a_map_click_then_a_slider_then_another_model_all_work(page):
+    """After a click on the map the sliders hold values the server set; dragging one and switching model must
+    still decode, and the map must follow the model."""
+    page.get_by_role("tab", name="Latent space").click()
+    assert has_image(page, "point-map")
+    image = page.locator("#point-map img").first
+    box = image.bounding_box()
+    src = image.get_attribute("src")
+    image.click(position={"x": box["width"] * 0.6, "y": box["height"] * 0.4})
+    page.wait_for_function("b => document.querySelector('#point-map img').getAttribute('src') !== b", arg=src,
+                           timeout=20_000)
+    digit = page.locator("#point-digit img").first.get_attribute("src")
+    page.locator("#z2 input[type=number]").first.fill("-1.5")
+    page.locator("#z2 input[type=number]").first.press("Enter")
+    slider = page.locator("#z1 input[type=range]").first
+    slider.focus()
+    for _ in range(20):
+        slider.press("ArrowRight")
+    page.wait_for_function("b => document.querySelector('#point-digit img').getAttribute('src') !== b", arg=digit,
+                           timeout=20_000)
+    src = image.get_attribute("src")
+    page.get_by_role("radio", name="AE", exact=True).check()
+    page.wait_for_function("b => document.querySelector('#point-map img').getAttribute('src') !== b", arg=src,
+                           timeout=20_000)
+    page.wait_for_timeout(1500)
+    assert errors_on_page(page) == 0
+    page.screenshot(path=str(SHOTS / "latent_click_slider_switch.png"), full_page=True)
+    page.get_by_role("radio", name="VAE", exact=True).check()
 
 
 def test_latent_space_tab_click_and_interpolate(page):
@@ -96,6 +148,6 @@ def test_ae_vs_vae_and_faces_tabs(page, served_app):
     page.get_by_text("Decoded grid over [-2, 2]^2").wait_for(timeout=10_000)
     page.screenshot(path=str(SHOTS / "ae_vs_vae.png"), full_page=True)
     page.get_by_role("tab", name="Faces").click()
-    expected = "No CelebA weights here yet" if served_app[0].FACES is None else "Sample faces"
+    expected = "No face model here" if served_app[0].faces is None else "Sample faces"
     page.get_by_text(expected).first.wait_for(timeout=10_000)
     page.screenshot(path=str(SHOTS / "faces.png"), full_page=True)

@@ -19,6 +19,24 @@ maps it to a whole Gaussian q(z|x) and is trained on the negative ELBO: reconstr
 Both were trained on MNIST for 100 epochs with the same architecture (784-512-2-512-784)."""
 
 
+# The sketchpad draws at once: whenever neither brush nor eraser is selected (at load, after "Clear canvas"), the
+# brush is. Gradio's ImageEditor has no setting for its starting tool.
+BRUSH_READY = """() => {
+  setInterval(() => {
+    const tool = (name) => document.querySelector(`#sketch button[aria-label="${name}"]`);
+    const brush = tool("Brush"), eraser = tool("Erase");
+    if (brush && !brush.classList.contains("highlight") && !(eraser && eraser.classList.contains("highlight"))) {
+      brush.click();
+    }
+  }, 300);
+}"""
+# Editor controls that do nothing useful here: pan and zoom on a 280x280 canvas, a colour picker for a fixed colour.
+CSS = """
+#sketch button[aria-label="Pan"], #sketch button[aria-label="Zoom in"], #sketch button[aria-label="Zoom out"],
+#sketch button[aria-label="Color"] { display: none !important; }
+"""
+
+
 def build_demo(models: Models, delete_cache=DELETE_CACHE) -> gr.Blocks:
     with gr.Blocks(title="VAE Explorer", delete_cache=delete_cache) as demo:
         gr.Markdown(INTRO)
@@ -31,4 +49,9 @@ def build_demo(models: Models, delete_cache=DELETE_CACHE) -> gr.Blocks:
     return demo
 
 
-__all__ = ["DELETE_CACHE", "MAX_FILE_SIZE", "Models", "build_demo", "load_models", "untrained_models"]
+def launch(demo, **kwargs):
+    """demo.launch with what the page needs: its script and style, and the upload size limit."""
+    return demo.launch(js=BRUSH_READY, css=CSS, max_file_size=MAX_FILE_SIZE, **kwargs)
+
+
+__all__ = ["DELETE_CACHE", "MAX_FILE_SIZE", "launch", "Models", "build_demo", "load_models", "untrained_models"]

@@ -6,6 +6,7 @@ dict whose "path" the client chose. Only files inside gradio's upload cache (whe
 where this app writes its pictures) or the app's own example folder are ever opened, and only regular files.
 """
 import functools
+import io
 import math
 import os
 import stat
@@ -76,16 +77,40 @@ def upload_digit(payload, folders):
     return preprocess_digit(open_image(uploaded_file(payload, folders)))
 
 
-def drawn_digit(sketch, folders):
-    """A gr.Sketchpad value {"background", "layers", "composite"} -> the (28, 28) digit, or None for an empty canvas.
+class Sketchpad(gr.Sketchpad):
+    """gr.Sketchpad whose value reaches the handler undecoded: {"composite": PNG bytes (io.BytesIO), a file payload
+    {"path": ...}, or None}.
 
-    The composite is a PNG file like any upload, so it gets the same checks and the same bound on decoded pixels."""
+    Why: gr.Sketchpad's own preprocess decodes every image it is sent (the composite, the background, each layer)
+    before the handler can check its size: a 97 KB PNG of 10000x10000 costs 400 MB there. The browser sends its
+    drawing as blobs kept under an id, which only the component can look up, so the lookup stays here; the
+    decoding goes through open_image like every upload."""
+
+    def get_block_name(self):
+        return "imageeditor"  # the same front end as gr.Sketchpad
+
+    def preprocess(self, payload):
+        if payload is None:
+            return None
+        if payload.id is not None:  # the browser's blobs
+            blobs = self.blob_storage.pop(payload.id, None)
+            return {"composite": io.BytesIO(blobs.composite) if blobs and blobs.composite else None}
+        return {"composite": {"path": payload.composite.path} if payload.composite else None}  # an API client's file
+
+
+def drawn_digit(sketch, folders):
+    """A Sketchpad value {"composite": ...} -> the (28, 28) digit, or None for an empty canvas.
+
+    The composite is a PNG like any upload: a file gets the same checks, and either the same bound on decoded pixels."""
     if not isinstance(sketch, dict):
         raise InputError("Expected a drawing from the sketchpad.")
-    if sketch.get("composite") is None:
+    composite = sketch.get("composite")
+    if composite is None:
         return None
+    if not isinstance(composite, io.BytesIO):
+        composite = uploaded_file(composite, folders, "a drawing")
     try:
-        return preprocess_digit(open_image(uploaded_file(sketch["composite"], folders, "a drawing")))
+        return preprocess_digit(open_image(composite))
     except NoDigit:  # the canvas was cleared
         return None
 

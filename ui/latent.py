@@ -52,7 +52,8 @@ def create_tab(demo, models):
                       for label, i in (("from", 0), ("to", 1)))
         steps = gr.Slider(2, 30, value=10, step=1, label="steps")
         interp_btn = gr.Button("Interpolate", variant="primary")
-    interp_strip = gr.Image(label="the two inputs' own reconstructions at both ends, and the decodes along the path",
+    interp_strip = gr.Image(label="the two inputs at the ends; between them the decodes along the path, from one "
+                                  "reconstruction to the other",
                             elem_id="interp-strip", format="png", interactive=False)
     interp_map = gr.Image(label="the path on the map", format="png", interactive=False)
 
@@ -124,4 +125,5 @@ def create_tab(demo, models):
     interp_inputs = [model_pick, start, end, steps]
     interp_btn.click(interpolate, interp_inputs, [interp_strip, interp_map], api_name="interpolate",
                      preprocess=False, concurrency_id="images")
-    demo.load(interpolate, interp_inputs, [interp_strip, interp_map], api_name=False, preprocess=False)
+    if len(examples) > 1:
+        demo.load(interpolate, interp_inputs, [interp_strip, interp_map], api_name=False, preprocess=False)

@@ -5,7 +5,7 @@ import torch
 
 from vae_models import loss_function
 
-from .inputs import allowed_folders, drawn_digit, handler, upload_digit
+from .inputs import Sketchpad, allowed_folders, drawn_digit, handler, upload_digit
 from .pictures import digit_picture, draw_map, to_picture
 
 ELBO_SAMPLES = 100  # L for the per-input negative ELBO
@@ -63,7 +63,7 @@ def create_tab(demo, models):
     with gr.Row():
         with gr.Column():
             # a thick brush: a stroke must survive the reduction of 280x280 to 28x28
-            sketch = gr.Sketchpad(label="Draw a digit", elem_id="sketch", type="filepath", canvas_size=(280, 280),
+            sketch = Sketchpad(label="Draw a digit", elem_id="sketch", canvas_size=(280, 280),
                                   height=340, layers=False, transforms=(),
                                   brush=gr.Brush(default_size=14, colors=["#000000"], color_mode="fixed"))
             upload = gr.Image(label="...or upload an image", elem_id="upload", type="filepath", image_mode=None,
@@ -105,7 +105,8 @@ def create_tab(demo, models):
         return show(upload_digit(payload, folders), "the uploaded image")
 
     sketch.change(reconstruct_drawing, sketch, outputs, api_name="reconstruct_drawing", trigger_mode="always_last",
-                  preprocess=False, concurrency_id="images")
+                  concurrency_id="images")
     upload.change(reconstruct_upload, upload, outputs, api_name="reconstruct_upload", preprocess=False,
                   concurrency_id="images")
-    demo.load(reconstruct_upload, upload, outputs, api_name=False, preprocess=False)  # the example, at once
+    if examples:
+        demo.load(reconstruct_upload, upload, outputs, api_name=False, preprocess=False)  # the example, at once
