@@ -85,6 +85,8 @@ def build_parser():
     e.add_argument("weights", nargs="+", help="folders (or Hub repo ids) written by save_pretrained")
     e.add_argument("--n_samples", type=int, default=1000, help="K, importance samples per image (default 1000)")
     e.add_argument("--seed", type=int, default=0, help="seed of the samples (default 0)")
+    e.add_argument("--grid", type=int, default=240,
+                   help="points a side of the quadrature grid for 2-D latents; 0 skips it (default 240)")
     e.add_argument("--data_dir", default="data", help="MNIST folder, as for training (default data)")
 
     r = sub.add_parser("report", help="the figures and numbers of docs/REPORT.md, from the shipped weights")
@@ -92,6 +94,7 @@ def build_parser():
     r.add_argument("--out", default="docs/figures", help="where the figures go (default docs/figures)")
     r.add_argument("--n_samples", type=int, default=1000, help="K for the log-likelihood (default 1000)")
     r.add_argument("--seed", type=int, default=0, help="seed of the evaluation's samples (default 0)")
+    r.add_argument("--grid", type=int, default=240, help="points a side of the quadrature grid (default 240)")
     r.add_argument("--data_dir", default="data", help="MNIST folder, as for training (default data)")
     parser.commands = {"mnist": m, "celeba": c, "evaluate": e, "report": r}
     return parser
@@ -283,7 +286,8 @@ def run_evaluate(args):
     test_x = load_mnist(args.data_dir)["test"][0]
     results = {}
     for source in args.weights:
-        results[source] = evaluate_model(load_weights(source), test_x, args.n_samples, args.seed)
+        results[source] = evaluate_model(load_weights(source), test_x, args.n_samples, args.seed,
+                                         grid=getattr(args, "grid", 240))
         print(format_result(source, results[source]), flush=True)
     return results
 
