@@ -4,6 +4,7 @@
     python -m train celeba --data_dir data/celeba     # the convolutional VAE on CelebA
     python -m train evaluate weights/mnist-vae        # ELBO and importance-sampled log p(x) on the test set
     python -m train report                            # docs/figures/ from the shipped weights
+    python -m train density weights/mnist-ae          # the AE's code mixture (its export writes it too)
 
 Each command's flags: python -m train <command> --help (mnist's flags are the assignment's).
 """
@@ -22,15 +23,16 @@ from torchvision.utils import save_image
 import torch.distributed as dist
 
 from vae_models import Autoencoder, ConvVAE, WeightsError, decode_grid, load_pretrained
+from vae_models.code_density import fit_code_density, save_code_density
 
 from . import artifacts
 from .celeba import load_celeba
 from .evaluate import evaluate_model, format_result
 from .loop import LoopConfig, RunError, train
-from .report import write_report_figures
+from .report import measure_claims, write_report_figures
 from .mnist import DataError, load_mnist, read_split
 
-COMMANDS = ("mnist", "celeba", "evaluate", "report")
+COMMANDS = ("mnist", "celeba", "evaluate", "report", "density")
 MAX_SEED = 2**63 - 1
 MNIST_EXP = "AE-arch=$autoencoder_type($hidden_layer_size)-lr=$lr-ep=$n_epochs"  # the assignment's folder name
 
@@ -96,7 +98,11 @@ def build_parser():
     r.add_argument("--seed", type=int, default=0, help="seed of the evaluation's samples (default 0)")
     r.add_argument("--grid", type=int, default=240, help="points a side of the quadrature grid (default 240)")
     r.add_argument("--data_dir", default="data", help="MNIST folder, as for training (default data)")
-    parser.commands = {"mnist": m, "celeba": c, "evaluate": e, "report": r}
+    d = sub.add_parser("density", help="fit the mixture density of an AE's training codes (as the AE's export does)")
+    d.add_argument("weights", help="an AE's weights folder; code_density.safetensors is written there")
+    d.add_argument("--seed", type=int, default=8675309, help="the fit's seed (default 8675309, the training seed)")
+    d.add_argument("--data_dir", default="data", help="MNIST folder, as for training (default data)")
+    parser.commands = {"mnist": m, "celeba": c, "evaluate": e, "report": r, "density": d}
     return parser
 
 
@@ -221,6 +227,8 @@ def run_mnist(args):
         if model.is_vae:
             tensors["logvar"] = logvar.contiguous()
         save_file(tensors, folder / "test_latents.safetensors")
+        if not model.is_vae and model.latent_size == 2:  # what lets the AE sample: a density fitted to its codes
+            save_code_density(fit_code_density(encode_all(model, train_x)[0], seed=args.seed), folder)
         (folder / "examples").mkdir()
         for digit in range(10):
             hits = (labels == digit).nonzero()
@@ -296,15 +304,26 @@ def run_report(args):
     folders = {name: Path(args.weights) / f"mnist-{name.lower()}" for name in ("AE", "VAE")}
     args.weights = [str(f) for f in folders.values()]
     results = run_evaluate(args)
-    write_report_figures(folders, args.out, [format_result(k, v) for k, v in results.items()])
+    measurements = measure_claims(folders, load_mnist(args.data_dir))
+    print("\n".join(measurements))
+    write_report_figures(folders, args.out, [format_result(k, v) for k, v in results.items()], measurements)
     print(f"Figures and evaluation.txt written to {args.out}")
+
+
+def run_density(args):
+    model = load_weights(args.weights)
+    if model.is_vae or model.latent_size != 2:
+        raise RunError(f"{args.weights} is not a 2-D autoencoder; the mixture is for sampling a plain AE.")
+    train_x = load_mnist(args.data_dir)["train"][0]
+    save_code_density(fit_code_density(encode_all(model, train_x)[0], seed=args.seed), args.weights)
+    print(f"Wrote {Path(args.weights) / 'code_density.safetensors'}")
 
 
 def main(argv=None):
     args = parse_args(argv)
     try:
         return {"mnist": run_mnist, "celeba": run_celeba, "evaluate": run_evaluate,
-                "report": run_report}[args.command](args)
+                "report": run_report, "density": run_density}[args.command](args)
     except (DataError, RunError, WeightsError) as e:
         sys.exit(f"error: {e}")
 

@@ -42,3 +42,6 @@ def create_tab(demo, models):
         with gr.Row():
             for name, e in explorers.items():
                 gr.Image(value=view(e), label=name, format="png", interactive=False)
+            if title.startswith("64 samples") and explorers["AE"].density is not None:
+                gr.Image(value=samples_for(explorers["AE"].model, 64, 0, explorers["AE"].density),
+                         label="AE, z ~ a mixture fitted to its codes", format="png", interactive=False)

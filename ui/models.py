@@ -10,6 +10,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from vae_models import Autoencoder, ConvVAE, WeightsError, load_pretrained
+from vae_models.code_density import fit_code_density, load_code_density
+from vae_models.posterior import DecodedGrid
 
 from .pictures import LatentMap, render_map
 
@@ -26,10 +28,14 @@ class Explorer:
     map: LatentMap
     metrics: dict = field(default_factory=dict)
     loss_curve: str | None = None  # a PNG path
+    scan: DecodedGrid | None = None  # for a VAE: its decoder on a fixed grid, where the true posterior is looked for
+    density: dict | None = None  # for an AE: the mixture fitted to its training codes (vae_models.code_density)
 
     @classmethod
-    def build(cls, name, model, mu, labels, metrics=None, loss_curve=None):
-        return cls(name, model.eval(), mu, labels, render_map(mu, labels, name), metrics or {}, loss_curve)
+    def build(cls, name, model, mu, labels, metrics=None, loss_curve=None, density=None):
+        model = model.eval()
+        scan = DecodedGrid(model) if model.is_vae and model.latent_size == 2 else None
+        return cls(name, model, mu, labels, render_map(mu, labels, name), metrics or {}, loss_curve, scan, density)
 
 
 @dataclass
@@ -61,7 +67,11 @@ def load_explorer(name, folder):
     except (OSError, IndexError, csv.Error):
         metrics = {}
     curve = folder / "loss_curve.png"
-    return Explorer.build(name, model, mu, labels, metrics, str(curve) if curve.exists() else None)
+    try:
+        density = load_code_density(folder)
+    except (SafetensorError, OSError) as e:
+        raise WeightsError(f"{folder}: code_density.safetensors is damaged ({type(e).__name__}).") from None
+    return Explorer.build(name, model, mu, labels, metrics, str(curve) if curve.exists() else None, density)
 
 
 def load_models(weights, celeba_source=None):
@@ -87,5 +97,6 @@ def untrained_models(seed=0):
     for name in MNIST_MODELS:
         model = Autoencoder(kind=name.lower(), hidden_size=16)
         mu = rng.normal(0, 1.5 if name == "VAE" else 6, (200, 2)).astype(np.float32)
-        explorers[name] = Explorer.build(name, model, mu, rng.integers(0, 10, 200))
+        density = fit_code_density(torch.from_numpy(mu), n_components=3) if name == "AE" else None
+        explorers[name] = Explorer.build(name, model, mu, rng.integers(0, 10, 200), density=density)
     return Models(explorers, ConvVAE(latent_size=4, channels=(4, 8, 8, 8)).eval())

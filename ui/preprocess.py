@@ -121,9 +121,95 @@ def center_digit(ink, threshold=0.2):
     return out
 
 
+PHOTO_SIDE = 400  # a photo is cleaned at this size: ample for a 20x20 digit, and fast
+
+
+def looks_like_photo(ink):
+    """Is the background uneven (a shadow, a vignette, paper grain, printed lines) rather than one flat colour?
+
+    ink (H, W) in [0, 1], 1 = ink. A drawing, a scan or an MNIST digit has a background of one value, so the
+    background's spread and the difference between its quadrants are near zero; a photo of paper has neither."""
+    background = ink[ink < 0.5 * ink.max()] if ink.max() > 0 else ink.ravel()
+    if background.size < 0.2 * ink.size:
+        return False
+    mad = 1.4826 * np.median(np.abs(background - np.median(background)))
+    h, w = ink.shape
+    quadrants = [ink[:h // 2, :w // 2], ink[:h // 2, w // 2:], ink[h // 2:, :w // 2], ink[h // 2:, w // 2:]]
+    levels = [np.median(q[q < 0.5 * ink.max()]) for q in quadrants if (q < 0.5 * ink.max()).any()] or [0.0]
+    return bool(mad > 0.012 or (max(levels) - min(levels)) > 0.04 or has_ruled_lines(ink))
+
+
+def has_ruled_lines(ink, min_lines=3):
+    """Three or more separate rows (or columns) inked along 80% of their length: ruled or squared paper."""
+    for axis in (1, 0):
+        full = (ink - np.median(ink) > 0.1).mean(axis) > 0.8
+        starts = np.count_nonzero(full[1:] & ~full[:-1]) + int(full[0])
+        if starts >= min_lines:
+            return True
+    return False
+
+
+def clean_photo(image):
+    """A photo of a dark digit on paper (PIL) -> float ink (H, W) with the paper, its shadows, lines and specks gone.
+
+    1. Flatten the lighting: the paper's brightness is estimated at a large scale (a maximum filter wider than any
+       stroke, which removes the ink, then a Gaussian blur), and the image is divided by it.
+    2. Ink is what is darker than the paper by more than Otsu's threshold of that flattened darkness.
+    3. Printed lines across the page (ruled or squared paper) are removed by subtracting each row's and each
+       column's median darkness (a line darkens most of its row, a digit only a small part).
+    4. Connected components: specks (small against the largest stroke) and blobs far from the main stroke mass go.
+    """
+    from scipy import ndimage
+    from skimage import filters, measure, morphology
+
+    image = image.convert("L") if image.mode != "L" else image
+    image = image.copy()
+    image.thumbnail((PHOTO_SIDE, PHOTO_SIDE), Image.Resampling.BOX)
+    grey = np.asarray(image, dtype=np.float64) / 255
+    h, w = grey.shape
+    size = max(15, round(min(h, w) / 12))  # wider than a pen stroke at this scale
+    paper = ndimage.gaussian_filter(ndimage.maximum_filter(grey, size=size), sigma=size)
+    darkness = np.clip(1 - grey / np.maximum(paper, 1e-3), 0, 1)
+    # printed lines across the page (ruled or squared paper): a line is dark along most of its row or column, a
+    # digit along a small part of it, so each row's and each column's median is the line alone; subtract them
+    darkness = np.clip(darkness - np.median(darkness, 1, keepdims=True), 0, 1)
+    darkness = np.clip(darkness - np.median(darkness, 0, keepdims=True), 0, 1)
+    threshold = max(filters.threshold_otsu(darkness), 0.12)
+    mask = darkness > threshold
+    mask = ndimage.binary_opening(mask, morphology.disk(1))  # grain and the lines' leftover edges
+    labels = measure.label(mask, connectivity=2)
+    regions = measure.regionprops(labels)
+    if not regions:
+        raise NoDigit("No digit found in the photo: nothing darker than the paper is left after cleaning.")
+    main = max(regions, key=lambda r: r.area)
+    r0, c0, r1, c1 = main.bbox
+    reach = 0.6 * max(r1 - r0, c1 - c0)  # how far from the main stroke another part of the digit may lie
+    keep = np.zeros_like(mask)
+    for r in regions:
+        rr0, cc0, rr1, cc1 = r.bbox
+        gap = max(rr0 - r1, r0 - rr1, cc0 - c1, c0 - cc1, 0)
+        if r.area >= 0.08 * main.area and gap <= reach:
+            keep |= labels == r.label
+    ink = np.where(ndimage.binary_dilation(keep, iterations=1), darkness, 0)
+    rows, cols = np.nonzero(keep)
+    box = (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)
+    if keep.sum() > 0.7 * box and box > 0.25 * h * w:
+        raise InputError("This photo does not look like one digit on paper: the dark area fills most of the picture.")
+    return ink
+
+
+def preprocess_with_path(image):
+    """PIL image or array -> ((28, 28) float32 of 0s and 1s, "clean" or "photo"): the models' exact input, and which
+    preprocessing read it (a drawing, scan or MNIST-like image as it is; a photo of paper cleaned first)."""
+    ink = to_ink(image)
+    if isinstance(image, Image.Image) and looks_like_photo(ink):
+        return np.round(center_digit(clean_photo(image))).astype(np.float32), "photo"
+    return np.round(center_digit(ink)).astype(np.float32), "clean"
+
+
 def preprocess_digit(image):
     """PIL image or array -> (28, 28) float32 of 0s and 1s, the exact input the models get (binarised like MNIST)."""
-    return np.round(center_digit(to_ink(image))).astype(np.float32)
+    return preprocess_with_path(image)[0]
 
 
 def face_input(image, size=64):

@@ -7,6 +7,7 @@ from vae_models import loss_function
 
 from .inputs import Sketchpad, allowed_folders, drawn_digit, handler, upload_digit
 from .pictures import digit_picture, draw_map, to_picture
+from .posterior import posterior_view
 
 ELBO_SAMPLES = 100  # L for the per-input negative ELBO
 
@@ -39,17 +40,28 @@ def digit_report(explorers, x):
         out[name] = dict(recon=digit_picture(model.decode(mu)), bce=bce.item(), kld=kld.item(), mu=mu.tolist(),
                          sigma=sigma.tolist(), map=draw_map(explorer.map, points=[mu.tolist()], ellipse=ellipse),
                          draws=draws)
+        if model.is_vae and model.latent_size == 2:
+            view, log_px, window = posterior_view(explorer, x, mu, sigma)
+            out[name].update(posterior=view, log_px=log_px, window=window)
     return out
 
 
 def report_table(report, source):
     ae, vae = report["AE"], report["VAE"]
-    return (
+    table = (
         f"**Input: {source}.**\n\n"
         "| model | code z | BCE (nats) | KL (nats) | negative ELBO |\n|---|---|---|---|---|\n"
         f"| AE | ({ae['mu'][0]:.2f}, {ae['mu'][1]:.2f}) | {ae['bce']:.1f} | - | - |\n"
         f"| VAE | mean ({vae['mu'][0]:.2f}, {vae['mu'][1]:.2f}), sigma ({vae['sigma'][0]:.2f}, {vae['sigma'][1]:.2f}) "
         f"| {vae['bce']:.1f} | {vae['kld']:.2f} | {vae['bce'] + vae['kld']:.1f} |\n\n"
+    )
+    if "log_px" in vae:
+        (lo1, lo2), (hi1, hi2) = vae["window"]
+        table += (f"**The VAE's true posterior** (the coloured view): log p(x) = {vae['log_px']:.1f} nats by "
+                  f"quadrature, ELBO = {-(vae['bce'] + vae['kld']):.1f}, and their gap, KL(q(z|x) || p(z|x)), "
+                  f"{vae['log_px'] + vae['bce'] + vae['kld']:.1f} nats. The view shows z1 in [{lo1:.2f}, {hi1:.2f}], "
+                  f"z2 in [{lo2:.2f}, {hi2:.2f}].\n\n")
+    return table + (
         f"The VAE's BCE is averaged over L = {ELBO_SAMPLES} samples z ~ q(z|x); the AE's is at its single code. "
         "The red cross marks the code (at the map's edge if it lies outside); the red ellipse is the VAE's 2-sigma "
         "posterior, often smaller than the cross. A 2-D code cannot keep every digit apart: 4 and 9, 3, 5 and 8 "
@@ -78,26 +90,32 @@ def create_tab(demo, models):
                 ae_recon = gr.Image(label="AE", height=200, format="png", interactive=False)
                 vae_recon = gr.Image(label="VAE", height=200, format="png", interactive=False)
             numbers = gr.Markdown(elem_id="numbers")
-            vae_draws = gr.Image(label="VAE: 8 decodes of z ~ q(z|x)", height=120, format="png", interactive=False)
+            with gr.Row():
+                vae_draws = gr.Image(label="VAE: 8 decodes of z ~ q(z|x)", height=120, format="png",
+                                     interactive=False, scale=2)
+                posterior = gr.Image(label="VAE: p(z|x) (colour), q(z|x) (white: 1, 2 sigma)", height=240,
+                                     format="png", interactive=False, elem_id="posterior", scale=1)
             with gr.Row():
                 ae_map = gr.Image(label="AE latent space", value=explorers["AE"].map.image, format="png",
                                   interactive=False)
                 vae_map = gr.Image(label="VAE latent space", value=explorers["VAE"].map.image, format="png",
                                    interactive=False)
-    outputs = [seen, ae_recon, vae_recon, numbers, ae_map, vae_map, vae_draws]
+    outputs = [seen, ae_recon, vae_recon, numbers, ae_map, vae_map, vae_draws, posterior]
 
     def show(x, source):
         report = digit_report(explorers, x)
         return {seen: digit_picture(x), ae_recon: report["AE"]["recon"], vae_recon: report["VAE"]["recon"],
                 numbers: report_table(report, source), ae_map: report["AE"]["map"],
-                vae_map: report["VAE"]["map"], vae_draws: report["VAE"]["draws"]}
+                vae_map: report["VAE"]["map"], vae_draws: report["VAE"]["draws"],
+                posterior: report["VAE"].get("posterior")}
 
     @handler
     def reconstruct_drawing(drawing):
         x = drawn_digit(drawing, folders)
         if x is None:  # a cleared canvas: reset quietly
             return {seen: None, ae_recon: None, vae_recon: None, numbers: "Draw a digit, or upload one.",
-                    ae_map: explorers["AE"].map.image, vae_map: explorers["VAE"].map.image, vae_draws: None}
+                    ae_map: explorers["AE"].map.image, vae_map: explorers["VAE"].map.image, vae_draws: None,
+                    posterior: None}
         return show(x, "your drawing")
 
     @handler

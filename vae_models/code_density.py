@@ -1,0 +1,41 @@
+"""A density fitted to an autoencoder's codes after training: what lets a plain AE sample.
+
+An AE's codes are not distributed as N(0, I), so decoding z ~ N(0, I) gives mostly blurs. Fitting a density to the
+training codes and sampling from it instead is "ex-post density estimation" (Ghosh et al. 2020, "From Variational to
+Deterministic Autoencoders"; the second stage of Dai and Wipf 2019's two-stage VAE). Here: a mixture of 10 Gaussians
+with full covariances (scikit-learn's GaussianMixture), saved as safetensors beside the weights.
+"""
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+FILE = "code_density.safetensors"
+
+
+def fit_code_density(codes, n_components=10, seed=0):
+    """codes (N, n) -> {"weights" (K,), "means" (K, n), "covariances" (K, n, n)} float32 tensors."""
+    from sklearn.mixture import GaussianMixture  # only needed when fitting, at export
+
+    gmm = GaussianMixture(n_components, covariance_type="full", random_state=seed).fit(codes.double().numpy())
+    return {"weights": torch.tensor(gmm.weights_, dtype=torch.float32),
+            "means": torch.tensor(gmm.means_, dtype=torch.float32),
+            "covariances": torch.tensor(gmm.covariances_, dtype=torch.float32)}
+
+
+def save_code_density(density, folder):
+    save_file({k: v.contiguous() for k, v in density.items()}, Path(folder) / FILE)
+
+
+def load_code_density(folder):
+    """-> the saved mixture, or None when the folder has none."""
+    path = Path(folder) / FILE
+    return load_file(path) if path.exists() else None
+
+
+def sample_code_density(density, n, generator=None):
+    """n draws z ~ sum_k w_k N(mu_k, Sigma_k): (n, dim)."""
+    component = torch.multinomial(density["weights"], n, replacement=True, generator=generator)
+    eps = torch.randn(n, density["means"].shape[1], generator=generator)
+    chol = torch.linalg.cholesky(density["covariances"].double()).float()
+    return density["means"][component] + (chol[component] @ eps.unsqueeze(-1)).squeeze(-1)
