@@ -29,7 +29,7 @@ from . import artifacts
 from .celeba import load_celeba
 from .evaluate import evaluate_model, format_result
 from .loop import LoopConfig, RunError, train
-from .report import measure_claims, write_report_figures
+from .report import measure_claims, posterior_analysis, write_report_figures
 from .mnist import DataError, load_mnist, read_split
 
 COMMANDS = ("mnist", "celeba", "evaluate", "report", "density")
@@ -302,12 +302,19 @@ def run_evaluate(args):
 
 def run_report(args):
     folders = {name: Path(args.weights) / f"mnist-{name.lower()}" for name in ("AE", "VAE")}
-    args.weights = [str(f) for f in folders.values()]
-    results = run_evaluate(args)
-    measurements = measure_claims(folders, load_mnist(args.data_dir))
+    data = load_mnist(args.data_dir)
+    lines, results = [], {}
+    for name, folder in folders.items():
+        results[name] = evaluate_model(load_weights(folder), data["test"][0], args.n_samples, args.seed,
+                                       grid=args.grid, per_image=True)
+        lines.append(format_result(str(folder), results[name]))
+        print(lines[-1], flush=True)
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    measurements = measure_claims(folders, data)
+    measurements += posterior_analysis(folders["VAE"], data, results["VAE"]["images"], args.out)
     print("\n".join(measurements))
-    write_report_figures(folders, args.out, [format_result(k, v) for k, v in results.items()], measurements)
-    print(f"Figures and evaluation.txt written to {args.out}")
+    write_report_figures(folders, args.out, lines, measurements)
+    print(f"Figures, evaluation.txt and measurements.txt written to {args.out}")
 
 
 def run_density(args):

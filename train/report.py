@@ -85,3 +85,89 @@ def measure_claims(folders, data):
         rises = [r["epoch"] for prev, r in zip(rows, rows[1:]) if r["train_loss"] > prev["train_loss"]]
         lines.append(f"{name}: the training loss (running average per epoch) rose at epochs {rises}")
     return lines
+
+
+@torch.inference_mode()
+def posterior_analysis(folder, data, images, out_dir, n_digits=300):
+    """Where the importance-sampled log p(x) goes wrong, and why: per-image gaps against the quadrature, by digit,
+    and for `n_digits` test images the true posterior's spread against q(z|x)'s (vae_models.posterior).
+    images: evaluate_model(..., per_image=True)["images"] for this VAE. Writes vae_posteriors.png and
+    vae_gaps.png into out_dir; returns printable lines."""
+    from vae_models import Autoencoder, load_pretrained
+    from vae_models.posterior import bernoulli_log_joint, true_posterior
+
+    model = load_pretrained(Autoencoder, folder)
+    x, y = data["test"]
+    quad, is_lp = images["quad_log_px"], images["is_log_px"]
+    elbo = -(images["bce"] + images["kld"]).double()
+    is_error, gap = quad - is_lp, quad - elbo
+    lines = [f"VAE per image: log p(x) by quadrature minus the importance-sampled estimate: mean {is_error.mean():.2f}, "
+             f"median {is_error.median():.2f}; {(is_error > 1).float().mean():.1%} of images above 1 nat, "
+             f"{(is_error > 10).float().mean():.1%} above 10 nats; the largest 10% of images carry "
+             f"{is_error.sort(descending=True).values[:len(x) // 10].sum() / is_error.sum():.0%} of the total",
+             "  by digit (mean nats): " + ", ".join(f"{d}: {is_error[y == d].mean():.1f}" for d in range(10)),
+             f"VAE per image: log p(x) - ELBO (= KL(q || p(z|x))): mean {gap.mean():.2f}, median {gap.median():.2f}"]
+    n_digits = min(n_digits, len(x))
+    mu, logvar = model.encode(x[:n_digits])
+    sigma = (0.5 * logvar).exp()
+    spread, modes, posts = [], [], []
+    for i in range(n_digits):
+        post = true_posterior(bernoulli_log_joint(model, x[i:i + 1]), mu[i], sigma[i])
+        p = (post["log_post"].exp() * post["area"]).float()
+        z = post["z"].float()
+        mean = (p[:, None] * z).sum(0)
+        std = ((p[:, None] * (z - mean) ** 2).sum(0)).sqrt()
+        spread.append((std / sigma[i]).prod().sqrt().item())  # geometric mean of the two axes' ratios
+        posts.append(post)
+    spread = torch.tensor(spread)
+    err = is_error[:n_digits].float()
+    wide = spread > 3
+    lines.append(f"first {n_digits} test images: the true posterior's standard deviation is {spread.median():.1f} times "
+                 f"q(z|x)'s (median; geometric mean of both axes); where it is over 3 times as wide "
+                 f"({wide.float().mean():.0%} of images) the importance-sampled estimate is {err[wide].mean():.1f} nats "
+                 f"low on average, elsewhere {err[~wide].mean():.1f}; correlation of log(spread) with the error: "
+                 f"{torch.corrcoef(torch.stack([spread.log(), err]))[0, 1]:.2f}")
+    _plot_posteriors(model, x, y, posts, mu, sigma, quad, elbo, is_error, Path(out_dir) / "vae_posteriors.png")
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.4), dpi=100)
+    ax[0].hist(gap.numpy(), bins=80, color="C0")
+    ax[0].set(xlabel="log p(x) - ELBO (nats)", ylabel="test images", title="the ELBO's gap, KL(q(z|x) || p(z|x))")
+    ax[1].hist(is_error.numpy(), bins=80, color="C1")
+    ax[1].set(xlabel="quadrature - importance-sampled (nats)", title="the importance-sampled estimate's error, K = 1000")
+    fig.tight_layout()
+    with artifacts.atomic_path(Path(out_dir) / "vae_gaps.png") as tmp:
+        fig.savefig(tmp)
+    plt.close(fig)
+    return lines
+
+
+def _plot_posteriors(model, x, y, posts, mu, sigma, quad, elbo, is_error, path):
+    """Three test digits: a clear one, an ambiguous 4/9 and a badly drawn one (the lowest log p(x)), each with its
+    true posterior (colour) and q(z|x)'s 1- and 2-sigma ellipses."""
+    from matplotlib.patches import Ellipse
+
+    n = len(posts)
+    gap = (quad[:n] - elbo[:n]).float()
+    clear = int(gap.argmin())
+    fours_nines = [i for i in range(n) if int(y[i]) in (4, 9)]
+    ambiguous = max(fours_nines, key=lambda i: float(is_error[i]))
+    bad = int(quad[:n].argmin())
+    fig, axes = plt.subplots(2, 3, figsize=(11, 7), dpi=100, gridspec_kw={"height_ratios": [1, 3]})
+    for col, (i, title) in enumerate(((clear, "clear"), (ambiguous, "a 4 or 9, ambiguous"), (bad, "badly drawn"))):
+        axes[0, col].imshow(x[i].view(28, 28), cmap="gray")
+        axes[0, col].set_axis_off()
+        axes[0, col].set_title(f"{title}: test image {i}, a {int(y[i])}", fontsize=9)
+        post = posts[i]
+        side = int(round(len(post["z"]) ** 0.5))
+        z = post["z"].view(side, side, 2)
+        ax = axes[1, col]
+        ax.pcolormesh(z[..., 0], z[..., 1], post["log_post"].view(side, side).exp(), cmap="magma", shading="auto")
+        for k in (1, 2):
+            ax.add_patch(Ellipse(mu[i].tolist(), 2 * k * sigma[i, 0].item(), 2 * k * sigma[i, 1].item(), fill=False,
+                                 color="white", lw=1.5 / k))
+        ax.set(xlabel="$z_1$", ylabel="$z_2$")
+        ax.set_title(f"log p(x) {quad[i]:.1f}, ELBO {elbo[i]:.1f}, gap {quad[i] - elbo[i]:.1f};\n"
+                     f"importance sampling {is_error[i]:.1f} nats low", fontsize=8)
+    fig.tight_layout()
+    with artifacts.atomic_path(path) as tmp:
+        fig.savefig(tmp)
+    plt.close(fig)
