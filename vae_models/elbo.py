@@ -1,8 +1,10 @@
 """The negative ELBO of a VAE with a diagonal Gaussian posterior and a Bernoulli decoder.
 
-Loss = KL(q(z|x) || N(0, I)) - (1/L) sum_l log p(x | z_l),   z_l ~ q(z|x)        (assignment eq. 5)
+Loss = KL(q(z|x) || N(0, I)) - (1/L) sum_l log p(x | z_l),   z_l ~ q(z|x)   (Kingma and Welling 2014, eq. 10)
 
-With q(z|x) = N(mu, diag(sigma^2)) the KL has the closed form of eq. 6 with mu2 = 0, Sigma2 = I:
+With q(z|x) = N(mu, diag(sigma^2)) the KL between two Gaussians,
+    KL(N(mu1, S1) || N(mu2, S2)) = 1/2 [(mu2 - mu1)^T S2^-1 (mu2 - mu1) + tr(S2^-1 S1) - log(|S1| / |S2|) - n],
+with mu2 = 0, S2 = I has the closed form
     KL = 1/2 * sum_j (mu_j^2 + sigma_j^2 - log sigma_j^2 - 1)
 and for a Bernoulli decoder log p(x|z) = sum_i x_i log lambda_i + (1 - x_i) log(1 - lambda_i) = -BCE(lambda, x).
 """

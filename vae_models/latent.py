@@ -1,4 +1,4 @@
-"""The 2-D latent grid behind manifold_digits.png and the app's latent views (assignment Task C)."""
+"""The 2-D latent grid behind manifold_digits.png and the app's latent views (the grid the report explains)."""
 import torch
 
 

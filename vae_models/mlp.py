@@ -1,4 +1,4 @@
-"""The MNIST autoencoder and variational autoencoder of the assignment (Tasks A and B)."""
+"""The MNIST autoencoder and variational autoencoder : 784-512-2 MLPs."""
 import torch
 from torch import nn
 from huggingface_hub import PyTorchModelHubMixin
