@@ -224,3 +224,13 @@ def test_the_true_posterior_view_matches_the_quadrature_and_bounds_the_elbo(serv
         assert abs(report["log_px"] - reference.item()) < 0.05, path.stem
         assert report["log_px"] >= -(report["bce"] + report["kld"]) - 0.5
         assert report["posterior"].shape == (240, 240, 3)
+
+
+def test_a_photo_of_paper_is_read_as_one_and_the_page_says_so(client, tmp_path):
+    from test_photos import DIGITS, degrade
+
+    degrade("shadow", DIGITS[3], np.random.default_rng(0)).save(tmp_path / "photo.png")
+    table = client.predict(handle_file(str(tmp_path / "photo.png")), api_name="/reconstruct_upload")[3]
+    assert "read as a photo of paper" in table
+    table = client.predict(handle_file(str(EXAMPLES[3])), api_name="/reconstruct_upload")[3]
+    assert "read as a photo" not in table

@@ -16,7 +16,7 @@ import gradio as gr
 import numpy as np
 
 from .pictures import png_file
-from .preprocess import InputError, NoDigit, open_image, preprocess_digit
+from .preprocess import InputError, NoDigit, open_image, preprocess_digit, preprocess_with_path
 
 MAX_FILE_BYTES = 20_000_000  # a phone photo is 2 to 8 MB; gradio's max_file_size refuses larger uploads too
 MAX_SEED = 2**63 - 1
@@ -73,8 +73,9 @@ def uploaded_file(payload, folders, what="an image"):
 
 
 def upload_digit(payload, folders):
-    """An uploaded image -> the (28, 28) binarised digit the models see."""
-    return preprocess_digit(open_image(uploaded_file(payload, folders)))
+    """An uploaded image -> the (28, 28) binarised digit the models see, and "clean" or "photo": which preprocessing
+    read it."""
+    return preprocess_with_path(open_image(uploaded_file(payload, folders)))
 
 
 class Sketchpad(gr.Sketchpad):

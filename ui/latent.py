@@ -104,7 +104,7 @@ def create_tab(demo, models):
     def interpolate(name, path_a, path_b, n):
         e = explorer(name)
         n = number(n, "The number of steps", 2, 30, True)
-        xs = [upload_digit(p, folders) for p in (path_a, path_b)]
+        xs = [upload_digit(p, folders)[0] for p in (path_a, path_b)]
         a, b = (encode_digit(e.model, x)[0] for x in xs)
         path = lerp_path(a, b, n)
         ends = [torch.as_tensor(x).view(1, 1, 28, 28) for x in xs]

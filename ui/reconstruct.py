@@ -120,7 +120,9 @@ def create_tab(demo, models):
 
     @handler
     def reconstruct_upload(payload):
-        return show(upload_digit(payload, folders), "the uploaded image")
+        x, path = upload_digit(payload, folders)
+        return show(x, "the uploaded image" + (", read as a photo of paper (lighting flattened, printed lines and "
+                                               "specks removed)" if path == "photo" else ""))
 
     sketch.change(reconstruct_drawing, sketch, outputs, api_name="reconstruct_drawing", trigger_mode="always_last",
                   concurrency_id="images")
