@@ -151,3 +151,12 @@ def test_ae_vs_vae_and_faces_tabs(page, served_app):
     expected = "No face model here" if served_app[0].faces is None else "Sample faces"
     page.get_by_text(expected).first.wait_for(timeout=10_000)
     page.screenshot(path=str(SHOTS / "faces.png"), full_page=True)
+
+
+def test_uploading_a_file_that_is_not_an_image_says_so_on_the_page(page, tmp_path):
+    page.get_by_role("tab", name="Reconstruct").click()
+    fake = tmp_path / "notes.png"
+    fake.write_text("this is text, not a picture")
+    page.locator("#upload input[type=file]").set_input_files(str(fake))
+    page.get_by_text("not an image I can read").first.wait_for(timeout=20_000)
+    page.screenshot(path=str(SHOTS / "reconstruct_not_an_image.png"), full_page=True)

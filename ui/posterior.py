@@ -20,7 +20,7 @@ def posterior_view(explorer, x, mu, sigma):
     xt = torch.as_tensor(x).view(1, 784)
     scan = (explorer.scan.z, explorer.scan.log_joint(xt)[0]) if explorer.scan is not None else None
     post = true_posterior(bernoulli_log_joint(explorer.model, xt, torch.float32), mu, sigma, n=GRID, scan=scan,
-                          max_refine=2)
+                          max_refine=2, max_cell=0.4)
     lo, hi = (v.numpy() for v in post["box"])
     side = post["n"]
     density = post["log_post"].reshape(side, side).numpy()[::-1]  # rows: z2 from high to low

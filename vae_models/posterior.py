@@ -80,7 +80,8 @@ class DecodedGrid:
 
 
 @torch.inference_mode()
-def true_posterior(log_joint, mu, sigma, n=64, scan_lim=6.0, tol=20.0, rounds=4, scan=None, max_refine=8):
+def true_posterior(log_joint, mu, sigma, n=64, scan_lim=6.0, tol=20.0, rounds=4, scan=None, max_refine=8,
+                   max_cell=0.25):
     """p(z|x) for one input on an adaptive grid, and log p(x).
 
     log_joint: z (G, 2) -> (1, G) or (G,). mu, sigma: q(z|x)'s mean and standard deviation, (2,).
@@ -89,7 +90,8 @@ def true_posterior(log_joint, mu, sigma, n=64, scan_lim=6.0, tol=20.0, rounds=4,
     q's own region (mu +- 8 sigma, so that a posterior much narrower than the scan's cells is found); then, a few
     times, an n x n grid over the box of the points within `tol` nats of the highest, until the box stops
     shrinking. A grid whose border is within `tol` nats of its peak is widened first.
-    max_refine: at most this many times n points a side in the final grid.
+    max_refine, max_cell: while one cell holds more than max_cell of the mass, the final grid is refined, up to
+    max_refine times n points a side.
     Returns dict: z (n*n, 2), log_post (n*n,) normalised so that sum(exp(log_post)) * area = 1, area, log_px, box."""
     mu, sigma = mu.double().flatten(), sigma.double().flatten().clamp_min(1e-6)
 
@@ -127,9 +129,9 @@ def true_posterior(log_joint, mu, sigma, n=64, scan_lim=6.0, tol=20.0, rounds=4,
         z, area = square_grid(lo, hi, n)
         lj = joint(z)
     # A posterior of several sharp modes keeps a wide box; then its cells are too coarse for them. A resolved peak
-    # puts under 20% of the mass in one cell (a Gaussian with cells of 1.05 sigma: 17.5%): refine until it does.
+    # puts under 20% of the mass in one cell (a Gaussian with cells of 1.05 sigma: 17.5%): refine while it does not.
     m = n
-    while (lj - torch.logsumexp(lj, 0)).max().exp() > 0.25 and m < max_refine * n:
+    while (lj - torch.logsumexp(lj, 0)).max().exp() > max_cell and m < max_refine * n:
         m *= 2
         z, area = square_grid(lo, hi, m)
         lj = joint(z)
