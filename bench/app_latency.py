@@ -2,7 +2,8 @@
 
     python bench/app_latency.py [--calls 30] [--clients 8] [--port 7861]
 
-Starts the app (with a no-op endpoint that only this benchmark adds) in a subprocess, reports the time from launch to the first answer, then for each endpoint the
+Starts the app (with a no-op endpoint that only this benchmark adds) in a subprocess, reports the time from launch
+to the first answer, then for each endpoint the
 p50 and p95 of `calls` sequential requests and of `calls` requests per client from `clients` concurrent clients,
 and the ratio of each to the no-op's: what our own work costs on top of gradio's round trip.
 """

@@ -1,8 +1,9 @@
 """CelebA faces for the convolutional VAE: the files as torchvision lays them out, or a plain folder of faces.
 
-Each image is decoded, centre-cropped to its central square of 148/178 of the shorter side (148x148 for CelebA's
-178x218, a common CelebA-64 choice; see vae_models.conv.crop_face) and resized to 64x64 once, into a uint8 cache (N, 3, 64, 64) saved beside the data as .npy and memory-mapped afterwards: no epoch after the first touches
-a JPEG, and 50,000 faces (615 MB) fit in the memory of any GPU.
+Each image is decoded, cropped to its central square of 148/178 of the shorter side (148x148 for CelebA's 178x218,
+a common CelebA-64 choice; see vae_models.conv.crop_face) and resized to 64x64 once, into a uint8 cache
+(N, 3, 64, 64) saved beside the data as .npy and memory-mapped afterwards: no epoch after the first touches a JPEG,
+and 50,000 faces (615 MB) fit in the memory of any GPU.
 """
 import hashlib
 import os

@@ -80,7 +80,8 @@ def measure_claims(folders, data):
         d.fill_diagonal_(float("inf"))
         votes = test_y[d.topk(10, largest=False).indices]  # leave-one-out 10-nearest neighbours among the test codes
         knn = torch.mode(votes, 1).values
-        lines.append(f"{name}: 10-nearest-neighbour accuracy of the digit from its test code {(knn == test_y).float().mean():.1%}")
+        accuracy = (knn == test_y).float().mean()
+        lines.append(f"{name}: 10-nearest-neighbour accuracy of the digit from its test code {accuracy:.1%}")
         rows = artifacts.read_metrics(Path(folder) / "perf_metrics.csv")
         rises = [r["epoch"] for prev, r in zip(rows, rows[1:]) if r["train_loss"] > prev["train_loss"]]
         lines.append(f"{name}: the training loss (running average per epoch) rose at epochs {rises}")

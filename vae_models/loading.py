@@ -56,7 +56,7 @@ def _local_files(source):
 
 
 def load_pretrained(cls, source):
-    """Build `cls` from a folder or Hub repo written by save_pretrained, strictly, in eval mode, or raise WeightsError."""
+    """Build `cls` from a folder or Hub repo written by save_pretrained, strictly, in eval mode; or WeightsError."""
     source = str(source)
     config_path, weights_path = _local_files(source)
     for path in (config_path, weights_path):
