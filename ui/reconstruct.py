@@ -78,17 +78,18 @@ def create_tab(demo, models):
             sketch = Sketchpad(label="Draw a digit", elem_id="sketch", canvas_size=(280, 280),
                                   height=340, layers=False, transforms=(),
                                   brush=gr.Brush(default_size=14, colors=["#000000"], color_mode="fixed"))
+            # the key result right under the input: on a phone the columns stack, and this stays in view
+            with gr.Row():
+                seen = gr.Image(label="Model input (28x28)", height=160, elem_id="seen", format="png",
+                                interactive=False)
+                ae_recon = gr.Image(label="AE", height=160, format="png", interactive=False)
+                vae_recon = gr.Image(label="VAE", height=160, format="png", interactive=False)
             upload = gr.Image(label="...or upload an image", elem_id="upload", type="filepath", image_mode=None,
                               sources=["upload", "clipboard"], height=200,
                               value=examples[7] if len(examples) > 7 else None)
             if examples:
                 gr.Examples(examples=[[p] for p in examples], inputs=[upload], label="MNIST test digits")
         with gr.Column():
-            with gr.Row():
-                seen = gr.Image(label="Model input (28x28)", height=200, elem_id="seen", format="png",
-                                interactive=False)
-                ae_recon = gr.Image(label="AE", height=200, format="png", interactive=False)
-                vae_recon = gr.Image(label="VAE", height=200, format="png", interactive=False)
             numbers = gr.Markdown(elem_id="numbers")
             with gr.Row():
                 vae_draws = gr.Image(label="VAE: 8 decodes of z ~ q(z|x)", height=120, format="png",
