@@ -162,14 +162,14 @@ def test_uploading_a_file_that_is_not_an_image_says_so_on_the_page(page, tmp_pat
     page.screenshot(path=str(SHOTS / "reconstruct_not_an_image.png"), full_page=True)
 
 
-def test_on_a_phone_the_models_input_sits_right_under_the_sketchpad(served_app):
+def test_on_a_phone_the_models_input_sits_right_under_the_sketchpad(page, served_app):
     """At 390 px the columns stack; the first result must follow the input, not come three screens later."""
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        phone = browser.new_page(viewport={"width": 390, "height": 844})
+    phone = page.context.browser.new_page(viewport={"width": 390, "height": 844})
+    try:
         phone.goto(served_app[1])
         phone.locator("#seen").wait_for(timeout=30_000)
         sketch, seen = phone.locator("#sketch").bounding_box(), phone.locator("#seen").bounding_box()
         assert 0 <= seen["y"] - (sketch["y"] + sketch["height"]) < 100
         phone.screenshot(path=str(SHOTS / "phone.png"))
-        browser.close()
+    finally:
+        phone.close()
