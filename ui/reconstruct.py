@@ -50,14 +50,17 @@ def report_table(report, source):
     ae, vae = report["AE"], report["VAE"]
     table = (
         f"**Input: {source}.**\n\n"
-        "| model | code z | BCE (nats) | KL (nats) | negative ELBO |\n|---|---|---|---|---|\n"
-        f"| AE | ({ae['mu'][0]:.2f}, {ae['mu'][1]:.2f}) | {ae['bce']:.1f} | - | - |\n"
-        f"| VAE | mean ({vae['mu'][0]:.2f}, {vae['mu'][1]:.2f}), sigma ({vae['sigma'][0]:.2f}, {vae['sigma'][1]:.2f}) "
+        "| | code z | sigma | BCE | KL | −ELBO |\n|---|---|---|---|---|---|\n"
+        f"| AE | ({ae['mu'][0]:.2f}, {ae['mu'][1]:.2f}) | - | {ae['bce']:.1f} | - | - |\n"
+        f"| VAE | ({vae['mu'][0]:.2f}, {vae['mu'][1]:.2f}) | ({vae['sigma'][0]:.2f}, {vae['sigma'][1]:.2f}) "
         f"| {vae['bce']:.1f} | {vae['kld']:.2f} | {vae['bce'] + vae['kld']:.1f} |\n\n"
+        "In nats: BCE is the reconstruction term, −ELBO the negative ELBO (BCE + KL); for the VAE the code is "
+        "q(z|x)'s mean.\n\n"
     )
     if "log_px" in vae:
         (lo1, lo2), (hi1, hi2) = vae["window"]
-        table += (f"**The VAE's true posterior** (the coloured view): log p(x) = {vae['log_px']:.1f} nats by "
+        table += (f"**The VAE's true posterior** p(z|x) is the colour in the small square view (white ellipses: "
+                  f"q(z|x)'s 1 and 2 sigma; blue cross: its mean): log p(x) = {vae['log_px']:.1f} nats by "
                   f"quadrature, ELBO = {-(vae['bce'] + vae['kld']):.1f}, and their gap, KL(q(z|x) || p(z|x)), "
                   f"{vae['log_px'] + vae['bce'] + vae['kld']:.1f} nats. The view shows z1 in [{lo1:.2f}, {hi1:.2f}], "
                   f"z2 in [{lo2:.2f}, {hi2:.2f}].\n\n")
@@ -80,7 +83,7 @@ def create_tab(demo, models):
                                   brush=gr.Brush(default_size=14, colors=["#000000"], color_mode="fixed"))
             # the key result right under the input: on a phone the columns stack, and this stays in view
             with gr.Row():
-                seen = gr.Image(label="Model input (28x28)", height=160, elem_id="seen", format="png",
+                seen = gr.Image(label="Input, 28x28", height=160, elem_id="seen", format="png",
                                 interactive=False)
                 ae_recon = gr.Image(label="AE", height=160, format="png", interactive=False)
                 vae_recon = gr.Image(label="VAE", height=160, format="png", interactive=False)
@@ -94,7 +97,7 @@ def create_tab(demo, models):
             with gr.Row():
                 vae_draws = gr.Image(label="VAE: 8 decodes of z ~ q(z|x)", height=120, format="png",
                                      interactive=False, scale=2)
-                posterior = gr.Image(label="VAE: p(z|x) (colour), q(z|x) (white: 1, 2 sigma)", height=240,
+                posterior = gr.Image(label="VAE: p(z|x), q(z|x)", height=240,
                                      format="png", interactive=False, elem_id="posterior", scale=1)
             with gr.Row():
                 ae_map = gr.Image(label="AE latent space", value=explorers["AE"].map.image, format="png",
