@@ -1,9 +1,11 @@
-"""How long a 12-megapixel phone photo of a digit takes through the app's preprocessing, beside a clean 280x280 drawing.
+"""Photos of digits on paper through the app's preprocessing: how well, and how fast.
 
     python bench/photo_speed.py [--runs 7]
 
-Both go through the same two calls the app makes (open_image, then preprocess_with_path); prints the median of
-`runs` runs of each and their ratio.
+First the per-degradation IoU table of tests/test_photos.py (the same photo-like renderings of real MNIST digits,
+the input the models get against the clean digit's). Then a 12-megapixel phone photo and a clean 280x280 drawing
+through the same two calls the app makes (open_image, then preprocess_with_path): the median of `runs` runs of each
+and their ratio.
 """
 import argparse
 import statistics
@@ -25,6 +27,14 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--runs", type=int, default=7)
     args = p.parse_args()
+    sys.path.insert(0, str(ROOT / "tests"))
+    from test_photos import photo_scores
+
+    scores = photo_scores()
+    for kind, values in scores.items():
+        print(f"IoU {kind:20s} mean {np.mean(values):.3f}  min {np.min(values):.3f}")
+    every = [v for values in scores.values() for v in values]
+    print(f"IoU {'all':20s} mean {np.mean(every):.3f}  min {np.min(every):.3f}")
     digit = Image.open(ROOT / "weights" / "mnist-vae" / "examples" / "digit_3.png").convert("L")
     ink = np.asarray(digit.resize((1400, 1400), Image.Resampling.BICUBIC), np.float64)[..., None] / 255
     page = np.tile(np.array([232.0, 226, 214]), (3000, 4000, 1)) * np.linspace(0.7, 1.0, 4000)[None, :, None]

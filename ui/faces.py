@@ -2,6 +2,8 @@
 import gradio as gr
 import torch
 
+from vae_models import lerp_path
+
 from .inputs import allowed_folders, handler, number, uploaded_file, MAX_SEED
 from .pictures import to_picture
 from .preprocess import face_input, open_image
@@ -23,8 +25,7 @@ def face_reconstruct(model, image):
 @torch.inference_mode()
 def face_interpolate(model, image_a, image_b, steps):
     a, b = (model.encode(torch.from_numpy(face_input(i))[None])[0][0] for i in (image_a, image_b))
-    t = torch.linspace(0, 1, steps).unsqueeze(1)
-    return to_picture(model.decode((1 - t) * a + t * b), nrow=steps)
+    return to_picture(model.decode(lerp_path(a, b, steps)), nrow=steps)
 
 
 def create_tab(demo, models):

@@ -5,7 +5,7 @@ import math
 import gradio as gr
 import torch
 
-from vae_models import decode_grid
+from vae_models import decode_grid, lerp_path
 
 from .inputs import allowed_folders, choice, handler, number, upload_digit
 from .pictures import digit_picture, draw_map, to_picture
@@ -17,11 +17,6 @@ MAX_LIM = 10.0
 def slider_span(lim):
     """A map's axis limits -> slider (minimum, maximum) on the slider's 0.01 steps, covering the whole axis."""
     return math.floor(lim[0] * 100) / 100, math.ceil(lim[1] * 100) / 100
-
-
-def lerp_path(a, b, steps):
-    t = torch.linspace(0, 1, int(steps)).unsqueeze(1)
-    return (1 - t) * a + t * b
 
 
 def create_tab(demo, models):

@@ -18,3 +18,9 @@ def decode_grid(model, n=20, lim=2.0):
     """Decode latent_grid(n, lim) into (n*n, C, H, W) images, row-major, ready for make_grid(nrow=n)."""
     z = latent_grid(n, lim).to(next(model.parameters()).device)
     return model.decode(z).view(-1, *model.image_shape)
+
+
+def lerp_path(a, b, steps):
+    """The straight line from code a to code b (each (n,)) in `steps` evenly spaced points: (steps, n)."""
+    t = torch.linspace(0, 1, int(steps)).unsqueeze(1)
+    return (1 - t) * a + t * b
