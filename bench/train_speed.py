@@ -1,6 +1,9 @@
 """Time one MNIST training epoch: the project's trainer against the assignment's reference pipeline, side by side.
 
-    python bench/train_speed.py [--data_dir data] [--kind vae] [--repeats 3]
+    python bench/train_speed.py [--data_dir data] [--kind vae] [--repeats 3] [--device cpu|cuda]
+
+On a GPU (the default where there is one) it prints instead the eager step, the trainer's CUDA-graph step and the
+graph's floor side by side for one epoch of real MNIST (bench/step_timing.py).
 
 Reference: torchvision's MNIST dataset with ToTensor and rounding per image, a DataLoader(batch_size=128,
 shuffle=True), the same model, Adam and loss. Project: train.loop.train_epoch on the binarised set in memory.
@@ -41,7 +44,17 @@ def main():
     p.add_argument("--data_dir", default="data")
     p.add_argument("--kind", choices=["ae", "vae"], default="vae")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = p.parse_args()
+    if args.device.startswith("cuda"):
+        from step_timing import report, time_steps
+
+        train_x = load_mnist(args.data_dir)["train"][0].to(args.device)
+        for r in range(args.repeats):
+            result = time_steps(lambda: Autoencoder(args.kind), train_x, 128, len(train_x) // 128)
+            print(report(f"MNIST {args.kind.upper()}, batch 128, repeat {r}", result, -(-len(train_x) // 128)),
+                  flush=True)
+        return
 
     from torchvision import datasets, transforms
     ensure_mnist(args.data_dir)

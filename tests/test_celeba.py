@@ -2,36 +2,15 @@ import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from train.__main__ import main
 from train.celeba import FaceFiles, find_splits, load_celeba, subset_indices
 from train.mnist import DataError
 from vae_models import ConvVAE
 from conftest import ROOT
-
-
-def fake_faces(folder, n, seed=0, size=(178, 218)):
-    """n JPEGs of CelebA's size: a skin-coloured ellipse with two dark eyes on a random background."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:size[1], 0:size[0]]
-    names = []
-    for i in range(n):
-        image = np.empty((size[1], size[0], 3), np.uint8)
-        image[:] = rng.integers(0, 255, 3)
-        cx, cy = size[0] / 2 + rng.normal(0, 4), size[1] / 2 + rng.normal(0, 4)
-        face = ((xx - cx) / 45) ** 2 + ((yy - cy) / 60) ** 2 < 1
-        image[face] = (224, 172, 140) + rng.integers(-20, 20, 3)
-        for ex in (cx - 18, cx + 18):
-            image[((xx - ex) / 6) ** 2 + ((yy - cy + 12) / 4) ** 2 < 1] = (40, 30, 30)
-        name = f"{i + 1:06d}.jpg"
-        Image.fromarray(image).save(folder / name, quality=90)
-        names.append(name)
-    return names
+from bench.fake_celeba import fake_faces
 
 
 @pytest.fixture

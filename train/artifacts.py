@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -83,21 +84,64 @@ def plot_latent_scatter(mu, labels, path, title=""):
     plt.close(fig)
 
 
-def save_checkpoint(path, model, optimizer, epoch, extra=None):
-    """Model, Adam state and RNG state after `epoch`, as one safetensors file (no pickle): tensors by name, the
-    rest as JSON in the header's metadata."""
-    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+def checkpoint_tensors(model, optimizer, epoch, extra=None):
+    """What a checkpoint holds, copied to the CPU now (so the run can go on changing its tensors while the copy is
+    written): -> (tensors, metadata) for write_checkpoint."""
+    def copy(t):
+        return t.detach().to("cpu", copy=True).contiguous()
+
+    tensors = {f"model.{k}": copy(v) for k, v in model.state_dict().items()}
     state = optimizer.state_dict()
     for pid, s in state["state"].items():
         for k, v in s.items():
-            tensors[f"optim.{pid}.{k}"] = torch.as_tensor(v).cpu().contiguous()
+            tensors[f"optim.{pid}.{k}"] = copy(torch.as_tensor(v))
     tensors["rng.torch"] = torch.get_rng_state()
     if torch.cuda.is_available():
         tensors["rng.cuda"] = torch.cuda.get_rng_state()
     meta = {"epoch": json.dumps(epoch), "param_groups": json.dumps(state["param_groups"]),
             "extra": json.dumps(extra or {})}
+    return tensors, meta
+
+
+def write_checkpoint(path, tensors, meta):
     with atomic_path(path) as tmp:
         save_file(tensors, tmp, metadata=meta)
+
+
+def save_checkpoint(path, model, optimizer, epoch, extra=None):
+    """Model, Adam state and RNG state after `epoch`, as one safetensors file (no pickle): tensors by name, the
+    rest as JSON in the header's metadata."""
+    write_checkpoint(path, *checkpoint_tensors(model, optimizer, epoch, extra))
+
+
+class BackgroundWriter:
+    """Writes files one after another on a thread, so the GPU trains on while PNGs are encoded and checkpoints
+    written. Callers hand over CPU copies. A failed write raises at the next submit or at close()."""
+
+    def __init__(self):
+        self.pool, self.pending = ThreadPoolExecutor(max_workers=1), []
+
+    def submit(self, fn, *args):
+        self.check()
+        self.pending.append(self.pool.submit(fn, *args))
+
+    def check(self):
+        done = [f for f in self.pending if f.done()]
+        self.pending = [f for f in self.pending if not f.done()]
+        for f in done:
+            f.result()
+
+    def wait(self):
+        """Wait for every write so far; raise the first failure."""
+        pending, self.pending = self.pending, []
+        for f in pending:
+            f.result()
+
+    def close(self):
+        try:
+            self.wait()
+        finally:
+            self.pool.shutdown()
 
 
 def load_checkpoint(path, model, optimizer):

@@ -2,6 +2,9 @@
 
 Data are whole tensors in memory (or memory-mapped), batched by shuffled index: no per-image Python in the loop.
 Under torchrun each process takes its share of every epoch through a DistributedSampler; only rank 0 writes files.
+
+Which step runs: on one CUDA GPU the whole step is replayed as a CUDA graph (CapturedStep); on the CPU, under
+torchrun, or with cuda_graph=False (--eager) each step runs eagerly, kernel by kernel.
 """
 import time
 from contextlib import nullcontext
@@ -35,6 +38,7 @@ class LoopConfig:
     resume: bool = False
     quiet: bool = False
     eval_batch_size: int = 1000
+    cuda_graph: bool = True  # on one CUDA GPU, replay each step as a CUDA graph (CapturedStep)
     model_settings: dict = field(default_factory=dict)  # what else a resumed run must share: model, data subset
 
     def run_settings(self):
@@ -60,13 +64,16 @@ def to_input(batch, device):
     return batch
 
 
-def _autocast(device):
-    # bf16 on CUDA halves the memory traffic of the convolutions; the loss itself is computed in float32.
-    return torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else nullcontext()
+def _autocast(device, cache=True):
+    # bf16 on CUDA halves the memory traffic of the convolutions; the loss itself is computed in float32. A CUDA
+    # graph's capture needs the cast weights recomputed inside the graph (cache off): the values are the same.
+    if device.startswith("cuda"):
+        return torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=cache)
+    return nullcontext()
 
 
-def _sum_loss(model, x, n_samples, device):
-    with _autocast(device):
+def _sum_loss(model, x, n_samples, device, cache=True):
+    with _autocast(device, cache):
         logits, mu, logvar = model(x, n_samples)
     return loss_function(logits.float(), x, mu.float(), None if logvar is None else logvar.float())
 
@@ -89,39 +96,136 @@ def evaluate(model, data, cfg):
 
 
 @torch.inference_mode()
-def save_pictures(model, test_x, fixed_z, out_dir, epoch, device):
+def save_pictures(model, test_x, fixed_z, out_dir, epoch, device, writer):
     """reconstruction_<epoch>.png: 8 test images (top) over their reconstructions from z = mu (bottom);
-    sample_<epoch>.png: 64 decodes of a fixed z ~ N(0, I), the same z every epoch so the pictures can be compared."""
+    sample_<epoch>.png: 64 decodes of a fixed z ~ N(0, I), the same z every epoch so the pictures can be compared.
+    The pictures are computed now and handed to `writer` (a BackgroundWriter) as CPU tensors."""
     model.eval()
     x = to_input(test_x[:8], device)
     mu, _ = model.encode(x)
     recon = model.decode(mu).float().view(-1, *model.image_shape)
     originals = x.float().view(-1, *model.image_shape)
-    artifacts.save_grid(torch.cat([originals, recon]), out_dir / f"reconstruction_{epoch}.png", nrow=8)
-    artifacts.save_grid(model.decode(fixed_z).float().view(-1, *model.image_shape), out_dir / f"sample_{epoch}.png")
+    pairs = torch.cat([originals, recon]).cpu()
+    samples = model.decode(fixed_z).float().view(-1, *model.image_shape).cpu()
+    writer.submit(artifacts.save_grid, pairs, out_dir / f"reconstruction_{epoch}.png", 8)
+    writer.submit(artifacts.save_grid, samples, out_dir / f"sample_{epoch}.png")
 
 
-def train_epoch(model, optimizer, train_x, order, cfg, desc=""):
-    """One pass over train_x[order] in mini-batches; returns the sums of (loss, BCE, KL) over the images seen."""
+def train_epoch(model, optimizer, train_x, order, cfg, desc="", captured=None):
+    """One pass over train_x[order] in mini-batches; returns the sums of (loss, BCE, KL) over the images seen.
+
+    With `captured` (a CapturedStep) each batch is one replay of the recorded step; otherwise eager steps."""
     rank, _ = dist_info()
     model.train()
     sums = torch.zeros(3, device=cfg.device)
     steps = range(0, len(order), cfg.batch_size)
     bar = tqdm(steps, desc=desc, disable=cfg.quiet or rank != 0, leave=False, unit="batch")
+    if captured is not None:
+        captured.sums.zero_()
+        order = order.to(cfg.device)
     for step, i in enumerate(bar):
-        x = to_input(train_x[order[i:i + cfg.batch_size]], cfg.device)
-        loss, bce, kld = _sum_loss(model, x, cfg.n_mc_samples, cfg.device)
-        optimizer.zero_grad(set_to_none=True)
-        (loss / len(x)).backward()  # the mean over the batch; Adam is insensitive to the scale
-        optimizer.step()
-        sums += torch.stack([loss.detach(), bce.detach(), kld.detach()])
-        if step % 50 == 0:
-            bar.set_postfix(loss=f"{loss.item() / len(x):.2f}")
-    return sums
+        if captured is not None:
+            captured(order[i:i + cfg.batch_size])
+        else:
+            x = to_input(train_x[order[i:i + cfg.batch_size]], cfg.device)
+            loss, bce, kld = _sum_loss(model, x, cfg.n_mc_samples, cfg.device)
+            optimizer.zero_grad(set_to_none=True)
+            (loss / len(x)).backward()  # the mean over the batch; Adam is insensitive to the scale
+            optimizer.step()
+            sums += torch.stack([loss.detach(), bce.detach(), kld.detach()])
+        if step % 50 == 0 and not bar.disable:  # .item() waits for the GPU: only when someone reads the bar
+            running = (captured.sums if captured is not None else sums)[0].item()
+            bar.set_postfix(loss=f"{running / min(len(order), i + cfg.batch_size):.2f}")
+    return captured.sums.clone() if captured is not None else sums
+
+
+class CapturedStep:
+    """The whole training step (gather the batch by index, forward, loss, backward, Adam) recorded once per batch size
+    as a CUDA graph and replayed for every batch: one launch instead of a few hundred small ones, which on a GPU bound
+    the step of models this small.
+
+    A replay computes what the eager step computes (tests/test_gpu.py compares losses and gradients):
+    - the batch is gathered from the data set in GPU memory through a static index buffer;
+    - the reparameterisation noise comes from torch's CUDA generator, whose offset each replay advances, so it differs
+      from step to step and a checkpoint's RNG state continues it exactly;
+    - Adam is fused and capturable (its step counters live on the GPU); the gradients are static buffers, zeroed
+      inside the graph;
+    - capture needs a few warm-up steps first: weights, BatchNorm statistics, Adam's state, the epoch's sums and the
+      RNG state are put back afterwards, so capturing changes nothing the run computes.
+    On the CPU it runs the same body eagerly after the same warm-up and restore (what the CPU tests check).
+    """
+
+    def __init__(self, model, optimizer, train_x, cfg):
+        self.model, self.optimizer, self.train_x, self.cfg = model, optimizer, train_x, cfg
+        self.cuda = cfg.device.startswith("cuda")
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        for p in self.params:
+            p.grad = torch.zeros_like(p)  # the static gradients every graph reads and writes
+        self.sums = torch.zeros(3, device=cfg.device)
+        self.graphs, self.index = {}, {}
+
+    def _body(self, index):
+        x = to_input(torch.index_select(self.train_x, 0, index), self.cfg.device)
+        torch._foreach_zero_([p.grad for p in self.params])
+        loss, bce, kld = _sum_loss(self.model, x, self.cfg.n_mc_samples, self.cfg.device, cache=False)
+        (loss / len(x)).backward()
+        self.optimizer.step()
+        self.sums += torch.stack([loss.detach(), bce.detach(), kld.detach()])
+
+    @torch.no_grad()
+    def _state(self):
+        model = [t.clone() for t in self.model.state_dict().values()]
+        optim = {p: {k: v.clone() for k, v in self.optimizer.state[p].items()} for p in self.params
+                 if p in self.optimizer.state}
+        rng = torch.cuda.get_rng_state() if self.cuda else torch.get_rng_state()
+        return model, optim, self.sums.clone(), rng
+
+    @torch.no_grad()
+    def _restore(self, state):
+        model, optim, sums, rng = state
+        for t, saved in zip(self.model.state_dict().values(), model):
+            t.copy_(saved)
+        for p in self.params:  # a parameter with no Adam state before the warm-up gets Adam's fresh state: zeros
+            for k, v in self.optimizer.state[p].items():
+                v.copy_(optim[p][k]) if p in optim else v.zero_()
+        self.sums.copy_(sums)
+        torch.cuda.set_rng_state(rng) if self.cuda else torch.set_rng_state(rng)
+
+    def _capture(self, n):
+        index = torch.arange(n, device=self.cfg.device) % len(self.train_x)
+        state = self._state()
+        if not self.cuda:
+            self._body(index)  # the warm-up, undone below
+            self._restore(state)
+            return None, index
+        side = torch.cuda.Stream()  # warm-up on a side stream, as torch.cuda.graphs asks
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(3):
+                self._body(index)
+        torch.cuda.current_stream().wait_stream(side)
+        self._restore(state)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            self._body(index)
+        self._restore(state)  # capture records without running; the RNG state goes back to where it was
+        return graph, index
+
+    def __call__(self, index):
+        """One training step on train_x[index] (index: a long tensor on the data's device)."""
+        n = len(index)
+        if n not in self.index:  # a full batch, and the epoch's last, smaller one: at most two graphs
+            self.graphs[n], self.index[n] = self._capture(n)
+        self.index[n].copy_(index)
+        if self.graphs[n] is None:
+            self._body(self.index[n])
+        else:
+            self.graphs[n].replay()
 
 
 def make_optimizer(model, cfg):
-    return torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)
+    # capturable: the step counters live on the GPU, so a CUDA graph can replay Adam (eager steps are unchanged)
+    return torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True, capturable=cfg.device.startswith("cuda"))
 
 
 def train(model, train_x, test_x, cfg, title=""):
@@ -150,38 +254,52 @@ def train(model, train_x, test_x, cfg, title=""):
         _log(cfg, rank, f"No checkpoint in {out_dir}; starting from scratch.")
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(raw_model)
+    captured = None
+    if cfg.device.startswith("cuda"):
+        # deterministic convolution algorithms: a resumed run continues an interrupted one exactly, as on the CPU
+        torch.backends.cudnn.deterministic = True
+        if world == 1 and cfg.cuda_graph:
+            captured = CapturedStep(raw_model, optimizer, train_x, cfg)
 
     fixed_z = torch.randn(64, raw_model.latent_size, generator=torch.Generator().manual_seed(cfg.seed)).to(cfg.device)
     # The sampler's shuffle depends only on (seed, epoch), so a resumed run sees the same batches.
     sampler = DistributedSampler(range(len(train_x)), num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed)
 
-    for epoch in range(start_epoch, cfg.n_epochs):
-        t0 = time.perf_counter()
-        sampler.set_epoch(epoch)
-        order = torch.tensor(list(sampler))
-        sums = train_epoch(model, optimizer, train_x, order, cfg, desc=f"epoch {epoch}")
-        count = torch.tensor(float(len(order)), device=cfg.device)
-        if world > 1:
-            dist.all_reduce(sums)
-            dist.all_reduce(count)
-        train_means = (sums / count).tolist()
-        if not torch.isfinite(sums).all():  # stop before a diverged model is checkpointed or exported
-            raise RunError(f"the training loss became {train_means[0]} in epoch {epoch} (is --lr {cfg.lr} too "
-                           "large?); stopped, and nothing was exported.")
-        test_means = evaluate(model, test_x, cfg).tolist()
-        seconds = time.perf_counter() - t0
+    writer = artifacts.BackgroundWriter()  # pictures and checkpoints are written while the next epoch trains
+    try:
+        for epoch in range(start_epoch, cfg.n_epochs):
+            t0 = time.perf_counter()
+            sampler.set_epoch(epoch)
+            order = torch.tensor(list(sampler))
+            sums = train_epoch(model, optimizer, train_x, order, cfg, desc=f"epoch {epoch}", captured=captured)
+            count = torch.tensor(float(len(order)), device=cfg.device)
+            if world > 1:
+                dist.all_reduce(sums)
+                dist.all_reduce(count)
+            train_means = (sums / count).tolist()
+            if not torch.isfinite(sums).all():  # stop before a diverged model is checkpointed or exported
+                raise RunError(f"the training loss became {train_means[0]} in epoch {epoch} (is --lr {cfg.lr} too "
+                               "large?); stopped, and nothing was exported.")
+            test_means = evaluate(model, test_x, cfg).tolist()
+            seconds = time.perf_counter() - t0
 
-        if rank == 0:
-            rows.append({"epoch": epoch, "train_loss": train_means[0], "test_loss": test_means[0], "lr": cfg.lr,
-                         "train_bce": train_means[1], "train_kld": train_means[2],
-                         "test_bce": test_means[1], "test_kld": test_means[2]})
-            artifacts.write_metrics(rows, csv_path)
-            save_pictures(raw_model, test_x, fixed_z, out_dir, epoch, cfg.device)
-            artifacts.save_checkpoint(ckpt_path, raw_model, optimizer, epoch, {"settings": cfg.run_settings()})
-            _log(cfg, rank, f"epoch {epoch:3d}  train {train_means[0]:8.3f}  test {test_means[0]:8.3f}  "
-                            f"(BCE {test_means[1]:.2f}, KL {test_means[2]:.2f})  {seconds:.2f}s")
-        if world > 1:
-            dist.barrier()  # the checkpoint is complete before anyone moves on
+            if rank == 0:
+                rows.append({"epoch": epoch, "train_loss": train_means[0], "test_loss": test_means[0], "lr": cfg.lr,
+                             "train_bce": train_means[1], "train_kld": train_means[2],
+                             "test_bce": test_means[1], "test_kld": test_means[2]})
+                save_pictures(raw_model, test_x, fixed_z, out_dir, epoch, cfg.device, writer)
+                checkpoint = artifacts.checkpoint_tensors(raw_model, optimizer, epoch,
+                                                          {"settings": cfg.run_settings()})
+                writer.submit(artifacts.write_checkpoint, ckpt_path, *checkpoint)
+                # the metrics go after the checkpoint: a resume keeps only the rows up to its checkpoint's epoch
+                writer.submit(artifacts.write_metrics, list(rows), csv_path)
+                _log(cfg, rank, f"epoch {epoch:3d}  train {train_means[0]:8.3f}  test {test_means[0]:8.3f}  "
+                                f"(BCE {test_means[1]:.2f}, KL {test_means[2]:.2f})  {seconds:.2f}s")
+            if world > 1:
+                writer.wait()  # the checkpoint is complete before anyone moves on
+                dist.barrier()
+    finally:
+        writer.close()
 
     if rank == 0 and rows:
         artifacts.plot_loss_curve(rows, out_dir / "loss_curve.png", title)
@@ -198,6 +316,8 @@ def _resume(ckpt_path, csv_path, model, optimizer, cfg):
     except (SafetensorError, OSError, ValueError, KeyError, RuntimeError) as e:  # file, JSON or shapes
         raise RunError(f"the checkpoint {ckpt_path} is damaged or belongs to another model "
                        f"({type(e).__name__}); delete it to start over.") from None
+    for group in optimizer.param_groups:  # a checkpoint from the CPU resumes on a GPU, and back
+        group["capturable"] = cfg.device.startswith("cuda")
     saved, now = extra.get("settings", {}), cfg.run_settings()
     differ = [f"--{k} {saved[k]} (now {now.get(k)})" for k in sorted(saved) if saved[k] != now.get(k)]
     if differ:
