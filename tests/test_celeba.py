@@ -159,6 +159,6 @@ def test_a_celeba_run_on_the_gpu_resumes_to_the_same_weights(celeba_dir, tmp_pat
 
     run("straight", 2)
     run("resumed", 1)
-    run("resumed", 2, "--resume")
+    run("resumed", 2, "--resume", "--replace_weights")
     a, b = (load_file(tmp_path / n / "model.safetensors") for n in ("straight", "resumed"))
     assert all(torch.equal(a[k], b[k]) for k in a)
