@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from train.__main__ import main
-from train.evaluate import evaluate_model, importance_log_likelihood, log_normal
+from train.evaluate import evaluate_model, format_result, importance_log_likelihood, log_normal
 from vae_models import Autoencoder, loss_function
 
 
@@ -84,15 +84,16 @@ def test_the_ae_gets_its_bce_only(trained_vae):
     assert "log_px" not in r and r["neg_elbo"] == r["bce"] > 0
 
 
-def test_the_evaluate_command_prints_both_models(mnist_dir, tmp_path, capsys):
-    for kind in ("ae", "vae"):
+def test_the_evaluate_command_prints_every_kind_of_model(mnist_dir, tmp_path, capsys):
+    for kind in ("ae", "vae", "cvae"):
         main(["--autoencoder_type", kind, "--n_epochs", "1", "--data_dir", str(mnist_dir), "--quiet",
               "--out_dir", str(tmp_path / "r"), "--weights_dir", str(tmp_path / kind)])
     capsys.readouterr()
-    results = main(["evaluate", str(tmp_path / "vae"), str(tmp_path / "ae"), "--n_samples", "50",
-                    "--data_dir", str(mnist_dir)])
+    results = main(["evaluate", str(tmp_path / "vae"), str(tmp_path / "ae"), str(tmp_path / "cvae"),
+                    "--n_samples", "50", "--grid", "60", "--data_dir", str(mnist_dir)])
     out = capsys.readouterr().out
     assert "importance-sampled log p(x)" in out and "no KL: an AE" in out
+    assert "log p(x|y) by quadrature" in out and "as a classifier of the test digits" in out
     assert results[str(tmp_path / "vae")]["n_images"] == 96
     with pytest.raises(SystemExit, match="nothing: no such weights folder"):
         main(["evaluate", str(tmp_path / "nothing"), "--data_dir", str(mnist_dir)])
@@ -144,3 +145,33 @@ def test_the_shared_grid_converges_on_a_trained_vae_and_bounds_the_elbo(trained_
     for i in range(3):
         post = true_posterior(bernoulli_log_joint(model, x[i:i + 1]), mu[i], (0.5 * logvar[i]).exp())
         assert abs(post["log_px"] - estimates[2][i].item()) < 1e-2
+
+
+def test_a_conditional_vae_is_evaluated_given_its_labels_and_as_a_classifier():
+    from conftest import fake_digits
+    from train.evaluate import quadrature_log_px
+    from vae_models import ConditionalVAE
+
+    images, labels = fake_digits(160, 3)
+    x, y = torch.from_numpy(images).float().div(255).round().view(-1, 784), torch.from_numpy(labels).long()
+    torch.manual_seed(0)
+    model = ConditionalVAE(hidden_size=64)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(60):
+        logits, mu, logvar = model(x, 1, y)
+        optimizer.zero_grad()
+        (loss_function(logits, x, mu, logvar)[0] / len(x)).backward()
+        optimizer.step()
+    model.eval()
+    r = evaluate_model(model, x[:40], n_samples=100, seed=1, grid=120, y=y[:40], per_image=True)
+    with pytest.raises(ValueError):
+        evaluate_model(model, x[:4])  # no labels
+    # log p(x|y) for the true label, computed with the model bound to each image's label
+    direct = torch.stack([quadrature_log_px(model.bind(int(k)), x[i:i + 1], 120)[0][0] for i, k in enumerate(y[:40])])
+    assert torch.allclose(r["images"]["quad_log_px"], direct, atol=1e-6)
+    assert r["quad_log_px"] >= -r["neg_elbo"]  # log p(x|y) is above its ELBO
+    assert r["quad_log_px"] >= r["log_px"] - 3 * r["log_px_se"]
+    # log p(x) = log mean_y p(x|y) >= log p(x|y_true) - log 10, image by image
+    assert (r["images"]["marginal_log_px"] >= r["images"]["quad_log_px"] - math.log(10) - 1e-9).all()
+    assert 0.0 <= r["elbo_accuracy"] <= 1.0 and r["accuracy"] > 0.3  # ten classes: chance is 0.1
+    assert "as a classifier" in format_result("cvae", r)

@@ -7,7 +7,7 @@ from safetensors.torch import load_file
 
 from train.__main__ import main
 from train.artifacts import METRIC_COLUMNS
-from vae_models import Autoencoder
+from vae_models import Autoencoder, loss_function
 
 
 def run(mnist_dir, tmp_path, *flags):
@@ -254,3 +254,74 @@ def test_the_app_refuses_to_start_on_missing_weights_with_one_sentence(tmp_path)
                           text=True, timeout=120)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert f"cannot start VAE Explorer: {tmp_path / 'mnist-ae'}: config.json is missing." in done.stderr
+
+
+def test_beta_one_is_the_elbo_bit_for_bit_and_beta_weighs_only_the_kl():
+    torch.manual_seed(0)
+    logits, x = torch.randn(2, 8, 784), torch.rand(8, 784).round()
+    mu, logvar = torch.randn(8, 2), torch.randn(8, 2)
+    loss, bce, kld = loss_function(logits, x, mu, logvar)
+    assert torch.equal(loss, bce + kld)
+    loss4, bce4, kld4 = loss_function(logits, x, mu, logvar, beta=4.0)
+    assert torch.equal(bce4, bce) and torch.equal(kld4, kld) and torch.allclose(loss4, bce + 4 * kld)
+
+
+def test_a_beta_run_says_its_beta_in_its_folders_and_learns_a_smaller_kl(mnist_dir, tmp_path):
+    import json
+
+    weights = tmp_path / "weights"
+    for beta in ("1", "4"):
+        main(["--autoencoder_type", "vae", "--beta", beta, "--data_dir", str(mnist_dir), "--n_epochs", "3",
+              "--quiet", "--batch_size", "32", "--out_dir", str(tmp_path / "results"),
+              "--weights_dir", str(weights / ("vae" if beta == "1" else "vae-beta4"))])
+    assert (tmp_path / "results" / "AE-arch=vae(512)-lr=0.001-ep=3-beta=4").is_dir()
+    assert json.loads((weights / "vae-beta4" / "training.json").read_text())["beta"] == 4.0
+    kl = {}
+    for name in ("vae", "vae-beta4"):
+        with open(weights / name / "perf_metrics.csv") as f:
+            kl[name] = float(list(csv.DictReader(f))[-1]["test_kld"])
+    assert kl["vae-beta4"] < kl["vae"]
+
+
+def test_the_default_beta_folder_names_carry_the_beta():
+    from train.__main__ import parse_args
+
+    args = parse_args(["--autoencoder_type", "vae", "--beta", "0.5"])
+    assert args.weights_dir == "weights/mnist-vae-beta0.5" and args.exp_name.endswith("-beta=0.5")
+    assert parse_args(["--autoencoder_type", "vae"]).weights_dir == "weights/mnist-vae"
+    args = parse_args(["--autoencoder_type", "vae", "--beta", "2", "--latent_size", "8"])
+    assert args.weights_dir == "weights/mnist-vae-beta2-latent=8"
+
+
+def test_a_conditional_vae_trains_exports_and_loads(mnist_dir, tmp_path):
+    from safetensors.torch import load_file as load
+
+    from train.__main__ import load_weights
+    from vae_models import ConditionalVAE
+
+    weights = tmp_path / "cvae"
+    run(mnist_dir, tmp_path, "--autoencoder_type", "cvae", "--n_epochs", "2", "--weights_dir", str(weights))
+    out = tmp_path / "results" / "AE-arch=cvae(512)-lr=0.001-ep=2"
+    for name in ("class_grids.png", "manifold.png", "sample_1.png", "reconstruction_1.png"):
+        assert (out / name).stat().st_size > 0 and (weights / name).exists(), name
+    model = load_weights(weights)
+    assert isinstance(model, ConditionalVAE) and model.is_vae and model.n_classes == 10
+    codes = load(weights / "test_latents.safetensors")
+    assert codes["mu"].shape == (96, 2) and "logvar" in codes
+    with open(weights / "perf_metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert float(rows[1]["train_loss"]) < float(rows[0]["train_loss"])
+    # the label matters: the same z decodes to different images for different digits
+    z = torch.zeros(1, 2)
+    assert not torch.allclose(model.decode(z, 3), model.decode(z, 7))
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--autoencoder_type", "ae", "--beta", "2"], "the AE does not have"),
+    (["--autoencoder_type", "vae", "--beta", "-1"], "--beta must be"),
+    (["--autoencoder_type", "vae", "--beta", "nan"], "--beta must be"),
+])
+def test_bad_betas_are_refused(flags, message, capsys):
+    with pytest.raises(SystemExit):
+        main(flags)
+    assert message in capsys.readouterr().err

@@ -23,7 +23,7 @@ from torchvision.utils import save_image
 
 import torch.distributed as dist
 
-from vae_models import Autoencoder, ConvVAE, WeightsError, decode_grid, load_pretrained
+from vae_models import Autoencoder, ConditionalVAE, ConvVAE, WeightsError, decode_grid, load_pretrained
 from vae_models.code_density import fit_code_density, save_code_density
 
 from . import artifacts
@@ -68,7 +68,12 @@ def build_parser():
     sub = parser.add_subparsers(dest="command")
 
     m = sub.add_parser("mnist", help="train the MNIST AE or VAE (default)")
-    m.add_argument("--autoencoder_type", choices=["ae", "vae"], default="ae", help="ae or vae (default ae)")
+    m.add_argument("--autoencoder_type", choices=["ae", "vae", "cvae"], default="ae",
+                   help="ae, vae, or cvae (the conditional VAE: the digit's label given to encoder and decoder) "
+                        "(default ae)")
+    m.add_argument("--beta", type=float, default=1.0,
+                   help="the weight of the KL term, loss = BCE + beta * KL (default 1: the ELBO); for the VAE and "
+                        "CVAE. A beta other than 1 is added to the folder names (weights/mnist-vae-beta4)")
     m.add_argument("--hidden_layer_size", type=int, default=512, help="hidden layer width (default 512)")
     m.add_argument("--latent_size", type=int, default=2,
                    help="latent dimension (default 2; the latent maps and grids need 2)")
@@ -94,6 +99,9 @@ def build_parser():
     e.add_argument("--grid", type=int, default=240,
                    help="points a side of the quadrature grid for 2-D latents; 0 skips it (default 240)")
     e.add_argument("--data_dir", default="data", help="MNIST folder, as for training (default data)")
+    e.add_argument("--device", default="cpu",
+                   help="cpu or cuda (default cpu; the published numbers were computed there: another device draws "
+                        "other samples)")
 
     r = sub.add_parser("report", help="the figures and numbers of docs/REPORT.md, from the shipped weights")
     r.add_argument("--weights", default="weights", help="folder with mnist-ae/ and mnist-vae/ (default weights)")
@@ -132,10 +140,19 @@ def parse_args(argv):
         parser.error(f"--seed must be from 0 to {MAX_SEED}")
     if hasattr(args, "device"):
         check_device(parser, args.device)
-    if args.command == "mnist" and args.latent_size != 2:  # keep other latent sizes out of the 2-D run's folders
+    if args.command == "mnist" and args.beta != 1:
+        if not math.isfinite(args.beta) or args.beta < 0:
+            parser.error("--beta must be a finite number, 0 or more")
+        if args.autoencoder_type == "ae":
+            parser.error("--beta weighs the KL term, which the AE does not have; use it with --autoencoder_type vae "
+                         "or cvae")
         for name, default in (("exp_name", MNIST_EXP), ("weights_dir", "weights/mnist-$autoencoder_type")):
             if getattr(args, name) == default:
-                setattr(args, name, default + "-latent=$latent_size")
+                setattr(args, name, default + (f"-beta={args.beta:g}" if name == "exp_name" else f"-beta{args.beta:g}"))
+    if args.command == "mnist" and args.latent_size != 2:  # keep other latent sizes out of the 2-D run's folders
+        for name, default in (("exp_name", MNIST_EXP), ("weights_dir", "weights/mnist-$autoencoder_type")):
+            if getattr(args, name).startswith(default):
+                setattr(args, name, getattr(args, name) + "-latent=$latent_size")
     for name in ("exp_name", "weights_dir"):
         if hasattr(args, name):
             setattr(args, name, string.Template(getattr(args, name)).safe_substitute(vars(args)))
@@ -184,17 +201,19 @@ def check_outputs(args):
 def loop_config(args):
     return LoopConfig(out_dir=Path(args.out_dir) / args.exp_name, n_epochs=args.n_epochs, batch_size=args.batch_size,
                       lr=args.lr, n_mc_samples=args.n_mc_samples, seed=args.seed, device=args.device,
-                      resume=args.resume, quiet=args.quiet, cuda_graph=not args.eager,
+                      resume=args.resume, quiet=args.quiet, cuda_graph=not args.eager, beta=getattr(args, "beta", 1.0),
                       # on a GPU the test pass is a few large batches
                       eval_batch_size=10_000 if args.device.startswith("cuda") else 1000)
 
 
 @torch.inference_mode()
-def encode_all(model, x, batch_size=1000):
+def encode_all(model, x, y=None, batch_size=1000):
+    """The codes (mu, logvar; zeros for the AE) of x, with the labels y for a conditional model."""
     model.eval()
     mus, logvars = [], []
     for i in range(0, len(x), batch_size):
-        mu, logvar = model.encode(x[i:i + batch_size])
+        xb = x[i:i + batch_size]
+        mu, logvar = model.encode(xb) if y is None else model.encode(xb, y[i:i + batch_size])
         mus.append(mu)
         logvars.append(mu.new_zeros(mu.shape) if logvar is None else logvar)
     return torch.cat(mus), torch.cat(logvars)
@@ -204,26 +223,38 @@ def run_mnist(args):
     check_outputs(args)
     cfg = loop_config(args)
     cfg.model_settings = {"autoencoder_type": args.autoencoder_type, "hidden_layer_size": args.hidden_layer_size,
-                          "latent_size": args.latent_size}
+                          "latent_size": args.latent_size, "beta": args.beta}
     data = load_mnist(args.data_dir)
-    (train_x, _), (test_x, test_y) = data["train"], data["test"]
+    (train_x, train_y), (test_x, test_y) = data["train"], data["test"]
+    conditional = args.autoencoder_type == "cvae"
     print(f"MNIST: {len(train_x)} training and {len(test_x)} test images, binarised; results in {cfg.out_dir}")
     started = time.perf_counter()
     torch.manual_seed(args.seed)
-    model = Autoencoder(kind=args.autoencoder_type, hidden_size=args.hidden_layer_size, latent_size=args.latent_size)
-    name = f"{args.autoencoder_type.upper()} ({args.hidden_layer_size})"
-    rows = train(model, train_x, test_x, cfg, title=f"MNIST {name}")
+    if conditional:
+        model = ConditionalVAE(hidden_size=args.hidden_layer_size, latent_size=args.latent_size)
+    else:
+        model = Autoencoder(args.autoencoder_type, hidden_size=args.hidden_layer_size, latent_size=args.latent_size)
+    name = f"{args.autoencoder_type.upper()} ({args.hidden_layer_size})" + (f", beta {args.beta:g}"
+                                                                            if args.beta != 1 else "")
+    labels_if = (lambda y: y) if conditional else (lambda y: None)
+    rows = train(model, train_x, test_x, cfg, f"MNIST {name}", labels_if(train_y), labels_if(test_y))
 
     # The codes of the test set and the decoded latent grid, then the weights the app loads.
     model = model.cpu().eval()
-    mu, logvar = encode_all(model, test_x)
+    mu, logvar = encode_all(model, test_x, labels_if(test_y))
     out, last = cfg.out_dir, rows[-1]["epoch"]
     files = [out / f for f in ("perf_metrics.csv", "loss_curve.png", f"reconstruction_{last}.png",
                                f"sample_{last}.png")]
     if model.latent_size == 2:
         artifacts.plot_latent_scatter(mu, test_y, out / "manifold.png", title=f"{name}: test-set codes")
-        artifacts.save_grid(decode_grid(model, n=20, lim=2.0), out / "manifold_digits.png", nrow=20)
-        files += [out / "manifold.png", out / "manifold_digits.png"]
+        if conditional:  # the style manifold of each digit: the same z, decoded as 0, 1, ..., 9
+            artifacts.save_class_grids([decode_grid(model, n=10, lim=2.0, y=k) for k in range(model.n_classes)],
+                                       out / "class_grids.png")
+            files.append(out / "class_grids.png")
+        else:
+            artifacts.save_grid(decode_grid(model, n=20, lim=2.0), out / "manifold_digits.png", nrow=20)
+            files.append(out / "manifold_digits.png")
+        files.append(out / "manifold.png")
     else:
         print(f"A {model.latent_size}-D latent space: no manifold figures (they need 2 dimensions).")
     images, labels = read_split(args.data_dir, "test")
@@ -234,6 +265,11 @@ def run_mnist(args):
         if model.is_vae:
             tensors["logvar"] = logvar.contiguous()
         save_file(tensors, folder / "test_latents.safetensors")
+        artifacts.write_json(folder / "training.json", {
+            "autoencoder_type": args.autoencoder_type, "beta": args.beta, "n_epochs": args.n_epochs,
+            "batch_size": args.batch_size, "lr": args.lr, "n_mc_samples": args.n_mc_samples, "seed": args.seed,
+            "device": torch.cuda.get_device_name(cfg.device) if cfg.device.startswith("cuda") else "cpu",
+            "cuda_graph": cfg.cuda_graph and cfg.device.startswith("cuda"), "torch": torch.__version__})
         if not model.is_vae and model.latent_size == 2:  # what lets the AE sample: a density fitted to its codes
             try:
                 save_code_density(fit_code_density(encode_all(model, train_x)[0], seed=args.seed), folder)
@@ -307,15 +343,15 @@ def run_celeba(args):
 
 
 def load_weights(source):
-    return load_pretrained(Autoencoder, source)
+    return load_pretrained([Autoencoder, ConditionalVAE], source)
 
 
 def run_evaluate(args):
-    test_x = load_mnist(args.data_dir)["test"][0]
+    test_x, test_y = (t.to(args.device) for t in load_mnist(args.data_dir)["test"])
     results = {}
     for source in args.weights:
-        results[source] = evaluate_model(load_weights(source), test_x, args.n_samples, args.seed,
-                                         grid=getattr(args, "grid", 240))
+        results[source] = evaluate_model(load_weights(source).to(args.device), test_x, args.n_samples, args.seed,
+                                         grid=getattr(args, "grid", 240), y=test_y)
         print(format_result(source, results[source]), flush=True)
     return results
 

@@ -6,6 +6,10 @@ For a 2-D latent, log p(x) is computed by quadrature (vae_models.posterior: p(x|
 exact up to the grid's resolution, and the importance-sampled estimate is printed beside it. For a larger latent no
 grid is possible: the importance-sampled number is a lower bound whose gap is not known, printed for several K.
 
+For the conditional VAE every number is given the true label (log p(x|y), the ELBO of x given y), and, with a 2-D
+latent, log p(x) = log sum_y p(x|y) p(y) with p(y) = 1/10 by quadrature for all ten labels; the same ten numbers
+make it a classifier: y = argmax_y log p(x|y) (and, more cheaply, the argmax of the ELBO given y).
+
 For the VAE, log p(x) = log E_{q(z|x)}[p(x|z) p(z) / q(z|x)] is estimated with K samples from q(z|x) as
     log p(x) ~= logsumexp_k(log w_k) - log K,   log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x),
 which is the K-sample importance-weighted bound of Burda et al. (2016): below log p(x) on average, above the ELBO
@@ -53,13 +57,18 @@ def bernoulli_log_likelihood(model, x):
     return log_px_given_z
 
 
+def _given(model, y, i, j):
+    """The model to evaluate images i:j with: a conditional model bound to their labels, else the model."""
+    return model if y is None else model.bind(y[i:j])
+
+
 @torch.inference_mode()
 def quadrature_log_px(model, x, n=240, lim=GRID_LIM, batch_size=500):
     """log p(x) per image (N,) on a shared n x n grid over [-lim, lim]^2; the images whose posterior reaches the
     border are computed again on a grid twice as wide (and with twice the points), until none does.
     -> (log p(x) (N,), the number of images that needed a wider grid, the widest lim used)."""
-    lp = torch.empty(len(x), dtype=torch.float64)
-    todo, widened, first = torch.arange(len(x)), 0, True
+    lp = torch.empty(len(x), dtype=torch.float64, device=x.device)
+    todo, widened, first = torch.arange(len(x), device=x.device), 0, True
     while len(todo):
         parts = [log_px_on_grid(bernoulli_log_joint(model, x[todo[i:i + batch_size]]), n=n, lim=lim)
                  for i in range(0, len(todo), batch_size)]
@@ -73,14 +82,14 @@ def quadrature_log_px(model, x, n=240, lim=GRID_LIM, batch_size=500):
 
 
 @torch.inference_mode()
-def importance_log_px(model, x, n_samples, seed=0, batch_size=100):
-    """Per-image importance-sampled log p(x) (N,) and the ELBO from the same samples (N,)."""
-    g = torch.Generator().manual_seed(seed)
+def importance_log_px(model, x, n_samples, seed=0, batch_size=100, y=None):
+    """Per-image importance-sampled log p(x) (N,) (log p(x|y) given labels y) and the ELBO from the same samples."""
+    g = torch.Generator(x.device).manual_seed(seed)
     lps, elbos = [], []
     for i in range(0, len(x), batch_size):
-        xb = x[i:i + batch_size]
-        mu, logvar = model.encode(xb)
-        lp, elbo = importance_log_likelihood(bernoulli_log_likelihood(model, xb), mu, logvar, n_samples, g)
+        xb, m = x[i:i + batch_size], _given(model, y, i, i + batch_size)
+        mu, logvar = m.encode(xb)
+        lp, elbo = importance_log_likelihood(bernoulli_log_likelihood(m, xb), mu, logvar, n_samples, g)
         lps.append(lp)
         elbos.append(elbo)
     return torch.cat(lps), torch.cat(elbos)
@@ -91,20 +100,46 @@ def _mean_se(t):
 
 
 @torch.inference_mode()
+def label_scores(model, x, grid=240, n_samples=10, seed=0, batch_size=100):
+    """A conditional model's score of every label for every image: (log p(x|y) by quadrature (N, C) or None
+    without a grid, the ELBO given y estimated with n_samples samples (N, C))."""
+    g = torch.Generator(x.device).manual_seed(seed)
+    quad, elbo = [], []
+    for k in range(model.n_classes):
+        bound = model.bind(k)
+        if grid and model.latent_size == 2:
+            quad.append(quadrature_log_px(bound, x, grid)[0])
+        parts = []
+        for i in range(0, len(x), batch_size):
+            xb = x[i:i + batch_size]
+            mu, logvar = bound.encode(xb)
+            z = reparameterize(mu, logvar, n_samples, g)
+            parts.append(bernoulli_log_likelihood(bound, xb)(z).mean(0) - gaussian_kl(mu, logvar))
+        elbo.append(torch.cat(parts))
+    return (torch.stack(quad, 1) if quad else None), torch.stack(elbo, 1)
+
+
+@torch.inference_mode()
 def evaluate_model(model, x, n_samples=1000, seed=0, batch_size=100, grid=240, ks=(10, 100, 1000, 10_000),
-                   per_image=False):
+                   per_image=False, y=None):
     """Per-image means over the data x (N, 784): a dict of bce, kld, neg_elbo; for a VAE also the importance-sampled
     log_px with its standard error over the images (and the same-sample ELBO, iw_elbo), and then
     - with a 2-D latent: quad_log_px by quadrature on a grid x grid grid (0 to skip), with its error and time;
     - with a larger latent: log_px for each K in ks (is_by_k), since nothing tells how far below log p(x) they are.
-    per_image: also return the per-image tensors under "images"."""
+    per_image: also return the per-image tensors under "images".
+    y: the labels, for a conditional model (which is then evaluated given them, and as a classifier).
+    """
     model.eval()
-    g = torch.Generator().manual_seed(seed)
+    conditional = getattr(model, "n_classes", 0) > 0
+    if conditional and y is None:
+        raise ValueError("a conditional model is evaluated with the labels y")
+    y = y if conditional else None
+    g = torch.Generator(x.device).manual_seed(seed)
     bce, kld = [], []
     for i in range(0, len(x), batch_size):
-        xb = x[i:i + batch_size]
-        mu, logvar = model.encode(xb)
-        log_lik = bernoulli_log_likelihood(model, xb)
+        xb, m = x[i:i + batch_size], _given(model, y, i, i + batch_size)
+        mu, logvar = m.encode(xb)
+        log_lik = bernoulli_log_likelihood(m, xb)
         if logvar is None:  # the AE: its one code
             bce.append(-log_lik(mu.unsqueeze(0))[0])
             continue
@@ -122,11 +157,23 @@ def evaluate_model(model, x, n_samples=1000, seed=0, batch_size=100, grid=240, k
     images["kld"] = kld
     out.update(kld=kld.mean().item(), neg_elbo=out["bce"] + kld.mean().item(), n_samples=n_samples)
     t = time.perf_counter()
-    lp, elbo = importance_log_px(model, x, n_samples, seed + 1, batch_size)
+    lp, elbo = importance_log_px(model, x, n_samples, seed + 1, batch_size, y)
     out.update(log_px=lp.mean().item(), log_px_se=_mean_se(lp)[1], iw_elbo=elbo.mean().item(),
                is_seconds=time.perf_counter() - t)
     images["is_log_px"] = lp
-    if model.latent_size == 2 and grid:
+    if conditional:
+        t = time.perf_counter()
+        by_label, elbo_by_label = label_scores(model, x, grid, seed=seed + 3, batch_size=batch_size)
+        out.update(elbo_accuracy=(elbo_by_label.argmax(1) == y).float().mean().item(), n_classes=model.n_classes)
+        if by_label is not None:
+            quad = by_label.gather(1, y.long().view(-1, 1)).squeeze(1)
+            marginal = torch.logsumexp(by_label, 1) - math.log(model.n_classes)
+            out.update(quad_log_px=quad.mean().item(), quad_se=_mean_se(quad)[1], grid=grid, grid_lim=GRID_LIM,
+                       widened=0, widest_lim=GRID_LIM, marginal_log_px=marginal.mean().item(),
+                       marginal_se=_mean_se(marginal)[1], accuracy=(by_label.argmax(1) == y).float().mean().item())
+            images.update(quad_log_px=quad, marginal_log_px=marginal)
+        out["quad_seconds"] = time.perf_counter() - t
+    elif model.latent_size == 2 and grid:
         t = time.perf_counter()
         quad, widened, lim = quadrature_log_px(model, x, grid)
         out.update(quad_log_px=quad.mean().item(), quad_se=_mean_se(quad)[1], quad_seconds=time.perf_counter() - t,
@@ -140,21 +187,30 @@ def evaluate_model(model, x, n_samples=1000, seed=0, batch_size=100, grid=240, k
 def format_result(name, r):
     if "log_px" not in r:
         return f"{name}: {r['n_images']} test images, reconstruction BCE {r['bce']:.2f} nats per image (no KL: an AE)"
-    lines = [f"{name}: {r['n_images']} test images, per image: negative ELBO {r['neg_elbo']:.2f} nats "
+    given = " given the true label" if "n_classes" in r else ""
+    lines = [f"{name}: {r['n_images']} test images, per image{given}: negative ELBO {r['neg_elbo']:.2f} nats "
              f"= BCE {r['bce']:.2f} + KL {r['kld']:.2f}"]
+    what = "log p(x|y)" if given else "log p(x)"
     if "quad_log_px" in r:
         wider = (f"; {r['widened']} images whose posterior reached the border on [-{r['widest_lim']:g}, "
                  f"{r['widest_lim']:g}]^2 with proportionally more points" if r["widened"] else "")
-        lines.append(f"  log p(x) by quadrature ({r['grid']}x{r['grid']} grid on [-{r['grid_lim']:g}, "
+        lines.append(f"  {what} by quadrature ({r['grid']}x{r['grid']} grid on [-{r['grid_lim']:g}, "
                      f"{r['grid_lim']:g}]^2{wider}): {r['quad_log_px']:.2f} +- {r['quad_se']:.2f} "
                      f"({r['quad_seconds']:.0f} s)")
-    lines.append(f"  importance-sampled log p(x), K = {r['n_samples']} samples from q(z|x): {r['log_px']:.2f} "
-                 f"+- {r['log_px_se']:.2f} ({r['is_seconds']:.0f} s; the ELBO from the same samples "
-                 f"{r['iw_elbo']:.2f})")
+    if "marginal_log_px" in r:
+        lines.append(f"  log p(x) = log sum_y p(x|y) / {r['n_classes']}, by quadrature for every label: "
+                     f"{r['marginal_log_px']:.2f} +- {r['marginal_se']:.2f}")
+    lines.append(f"  importance-sampled {what}, K = {r['n_samples']} samples from q(z|x{', y' if given else ''}): "
+                 f"{r['log_px']:.2f} +- {r['log_px_se']:.2f} ({r['is_seconds']:.0f} s; the ELBO from the same "
+                 f"samples {r['iw_elbo']:.2f})")
     if "quad_log_px" in r:
         lines.append(f"  the importance-sampled estimate is {r['quad_log_px'] - r['log_px']:.2f} nats below the "
                      f"quadrature, which is {r['quad_log_px'] + r['neg_elbo']:.2f} nats above the ELBO "
-                     "(that gap is KL(q(z|x) || p(z|x)), averaged)")
+                     "(that gap is KL(q || p(z|x)), averaged)")
+    if "n_classes" in r:
+        by_quad = f"argmax_y log p(x|y) {100 * r['accuracy']:.2f}%, " if "accuracy" in r else ""
+        lines.append(f"  as a classifier of the test digits: {by_quad}argmax_y of the ELBO given y (10 samples) "
+                     f"{100 * r['elbo_accuracy']:.2f}% correct")
     if "is_by_k" in r:
         by_k = ", ".join(f"K = {k}: {v:.2f}" for k, v in r["is_by_k"].items())
         lines.append(f"  a {r['latent_size']}-D latent has no grid: the importance-sampled numbers are "

@@ -33,6 +33,7 @@ class LoopConfig:
     batch_size: int = 128
     lr: float = 1e-3
     n_mc_samples: int = 1
+    beta: float = 1.0  # the weight of the KL term: loss = BCE + beta * KL
     seed: int = 8675309
     device: str = "cpu"
     resume: bool = False
@@ -72,22 +73,29 @@ def _autocast(device, cache=True):
     return nullcontext()
 
 
-def _sum_loss(model, x, n_samples, device, cache=True):
-    with _autocast(device, cache):
-        logits, mu, logvar = model(x, n_samples)
-    return loss_function(logits.float(), x, mu.float(), None if logvar is None else logvar.float())
+def _sum_loss(model, x, y, cfg, cache=True):
+    """(loss, BCE, KL) summed over the batch x (labels y for a conditional model, else None)."""
+    with _autocast(cfg.device, cache):
+        logits, mu, logvar = model(x, cfg.n_mc_samples) if y is None else model(x, cfg.n_mc_samples, y)
+    return loss_function(logits.float(), x, mu.float(), None if logvar is None else logvar.float(), cfg.beta)
+
+
+def _labels(y, index, device):
+    return None if y is None else y[index].to(device)
 
 
 @torch.inference_mode()
-def evaluate(model, data, cfg):
-    """Sums of (loss, BCE, KL) over `data` and its size, across all processes."""
+def evaluate(model, data, cfg, labels=None):
+    """Means of (loss, BCE, KL) over `data` (with its labels for a conditional model), across all processes."""
     rank, world = dist_info()
     model.eval()
     sums = torch.zeros(3, device=cfg.device)
     part = data[rank::world]
+    part_y = None if labels is None else labels[rank::world]
     for i in range(0, len(part), cfg.eval_batch_size):
         x = to_input(part[i:i + cfg.eval_batch_size], cfg.device)
-        sums += torch.stack(_sum_loss(model, x, cfg.n_mc_samples, cfg.device))
+        y = _labels(part_y, slice(i, i + cfg.eval_batch_size), cfg.device)
+        sums += torch.stack(_sum_loss(model, x, y, cfg))
     count = torch.tensor(float(len(part)), device=cfg.device)
     if world > 1:
         dist.all_reduce(sums)
@@ -96,23 +104,31 @@ def evaluate(model, data, cfg):
 
 
 @torch.inference_mode()
-def save_pictures(model, test_x, fixed_z, out_dir, epoch, device, writer):
+def save_pictures(model, test_x, test_y, fixed_z, out_dir, epoch, device, writer):
     """reconstruction_<epoch>.png: 8 test images (top) over their reconstructions from z = mu (bottom);
-    sample_<epoch>.png: 64 decodes of a fixed z ~ N(0, I), the same z every epoch so the pictures can be compared.
-    The pictures are computed now and handed to `writer` (a BackgroundWriter) as CPU tensors."""
+    sample_<epoch>.png: 64 decodes of a fixed z ~ N(0, I), the same z every epoch so the pictures can be compared
+    (a conditional model's with the labels 0-9 in turn). The pictures are computed now and handed to `writer`
+    (a BackgroundWriter) as CPU tensors."""
     model.eval()
     x = to_input(test_x[:8], device)
-    mu, _ = model.encode(x)
-    recon = model.decode(mu).float().view(-1, *model.image_shape)
+    conditional = test_y is not None
+    y = test_y[:8].to(device) if conditional else None
+    mu, _ = model.encode(x, y) if conditional else model.encode(x)
+    recon = (model.decode(mu, y) if conditional else model.decode(mu)).float().view(-1, *model.image_shape)
     originals = x.float().view(-1, *model.image_shape)
     pairs = torch.cat([originals, recon]).cpu()
-    samples = model.decode(fixed_z).float().view(-1, *model.image_shape).cpu()
+    if conditional:
+        samples = model.decode(fixed_z, torch.arange(len(fixed_z), device=device) % model.n_classes)
+    else:
+        samples = model.decode(fixed_z)
+    samples = samples.float().view(-1, *model.image_shape).cpu()
     writer.submit(artifacts.save_grid, pairs, out_dir / f"reconstruction_{epoch}.png", 8)
     writer.submit(artifacts.save_grid, samples, out_dir / f"sample_{epoch}.png")
 
 
-def train_epoch(model, optimizer, train_x, order, cfg, desc="", captured=None):
-    """One pass over train_x[order] in mini-batches; returns the sums of (loss, BCE, KL) over the images seen.
+def train_epoch(model, optimizer, train_x, order, cfg, desc="", captured=None, train_y=None):
+    """One pass over train_x[order] in mini-batches (with their labels train_y[order] for a conditional model);
+    returns the sums of (loss, BCE, KL) over the images seen.
 
     With `captured` (a CapturedStep) each batch is one replay of the recorded step; otherwise eager steps."""
     rank, _ = dist_info()
@@ -127,8 +143,9 @@ def train_epoch(model, optimizer, train_x, order, cfg, desc="", captured=None):
         if captured is not None:
             captured(order[i:i + cfg.batch_size])
         else:
-            x = to_input(train_x[order[i:i + cfg.batch_size]], cfg.device)
-            loss, bce, kld = _sum_loss(model, x, cfg.n_mc_samples, cfg.device)
+            index = order[i:i + cfg.batch_size]
+            x = to_input(train_x[index], cfg.device)
+            loss, bce, kld = _sum_loss(model, x, _labels(train_y, index, cfg.device), cfg)
             optimizer.zero_grad(set_to_none=True)
             (loss / len(x)).backward()  # the mean over the batch; Adam is insensitive to the scale
             optimizer.step()
@@ -155,8 +172,8 @@ class CapturedStep:
     On the CPU it runs the same body eagerly after the same warm-up and restore (what the CPU tests check).
     """
 
-    def __init__(self, model, optimizer, train_x, cfg):
-        self.model, self.optimizer, self.train_x, self.cfg = model, optimizer, train_x, cfg
+    def __init__(self, model, optimizer, train_x, cfg, train_y=None):
+        self.model, self.optimizer, self.train_x, self.train_y, self.cfg = model, optimizer, train_x, train_y, cfg
         self.cuda = cfg.device.startswith("cuda")
         self.params = [p for p in model.parameters() if p.requires_grad]
         for p in self.params:
@@ -166,8 +183,9 @@ class CapturedStep:
 
     def _body(self, index):
         x = to_input(torch.index_select(self.train_x, 0, index), self.cfg.device)
+        y = None if self.train_y is None else torch.index_select(self.train_y, 0, index)
         torch._foreach_zero_([p.grad for p in self.params])
-        loss, bce, kld = _sum_loss(self.model, x, self.cfg.n_mc_samples, self.cfg.device, cache=False)
+        loss, bce, kld = _sum_loss(self.model, x, y, self.cfg, cache=False)
         (loss / len(x)).backward()
         self.optimizer.step()
         self.sums += torch.stack([loss.detach(), bce.detach(), kld.detach()])
@@ -228,10 +246,11 @@ def make_optimizer(model, cfg):
     return torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True, capturable=cfg.device.startswith("cuda"))
 
 
-def train(model, train_x, test_x, cfg, title=""):
+def train(model, train_x, test_x, cfg, title="", train_y=None, test_y=None):
     """Train `model` on train_x for cfg.n_epochs, writing metrics, pictures and a checkpoint every epoch.
 
     train_x, test_x: (N, ...) float tensors in [0, 1] or uint8 images; model(x, L) -> (logits, mu, logvar).
+    train_y, test_y: the labels, given only for a conditional model (model(x, L, y)).
     Returns the metric rows (one dict per epoch). The caller seeds torch before building the model.
     """
     rank, world = dist_info()
@@ -241,6 +260,8 @@ def train(model, train_x, test_x, cfg, title=""):
     raw_model = model.to(cfg.device)
     if cfg.device.startswith("cuda"):  # the whole data set sits in GPU memory: no host-to-device copy per batch
         train_x, test_x = train_x.to(cfg.device), test_x.to(cfg.device)
+        if train_y is not None:
+            train_y, test_y = train_y.to(cfg.device), test_y.to(cfg.device)
     optimizer = make_optimizer(raw_model, cfg)
     ckpt_path, csv_path = out_dir / "checkpoint.safetensors", out_dir / "perf_metrics.csv"
 
@@ -259,7 +280,7 @@ def train(model, train_x, test_x, cfg, title=""):
         # deterministic convolution algorithms: a resumed run continues an interrupted one exactly, as on the CPU
         torch.backends.cudnn.deterministic = True
         if world == 1 and cfg.cuda_graph:
-            captured = CapturedStep(raw_model, optimizer, train_x, cfg)
+            captured = CapturedStep(raw_model, optimizer, train_x, cfg, train_y)
 
     fixed_z = torch.randn(64, raw_model.latent_size, generator=torch.Generator().manual_seed(cfg.seed)).to(cfg.device)
     # The sampler's shuffle depends only on (seed, epoch), so a resumed run sees the same batches.
@@ -271,7 +292,7 @@ def train(model, train_x, test_x, cfg, title=""):
             t0 = time.perf_counter()
             sampler.set_epoch(epoch)
             order = torch.tensor(list(sampler))
-            sums = train_epoch(model, optimizer, train_x, order, cfg, desc=f"epoch {epoch}", captured=captured)
+            sums = train_epoch(model, optimizer, train_x, order, cfg, f"epoch {epoch}", captured, train_y)
             count = torch.tensor(float(len(order)), device=cfg.device)
             if world > 1:
                 dist.all_reduce(sums)
@@ -280,14 +301,14 @@ def train(model, train_x, test_x, cfg, title=""):
             if not torch.isfinite(sums).all():  # stop before a diverged model is checkpointed or exported
                 raise RunError(f"the training loss became {train_means[0]} in epoch {epoch} (is --lr {cfg.lr} too "
                                "large?); stopped, and nothing was exported.")
-            test_means = evaluate(model, test_x, cfg).tolist()
+            test_means = evaluate(model, test_x, cfg, test_y).tolist()
             seconds = time.perf_counter() - t0
 
             if rank == 0:
                 rows.append({"epoch": epoch, "train_loss": train_means[0], "test_loss": test_means[0], "lr": cfg.lr,
                              "train_bce": train_means[1], "train_kld": train_means[2],
                              "test_bce": test_means[1], "test_kld": test_means[2]})
-                save_pictures(raw_model, test_x, fixed_z, out_dir, epoch, cfg.device, writer)
+                save_pictures(raw_model, test_x, test_y, fixed_z, out_dir, epoch, cfg.device, writer)
                 checkpoint = artifacts.checkpoint_tensors(raw_model, optimizer, epoch,
                                                           {"settings": cfg.run_settings()})
                 writer.submit(artifacts.write_checkpoint, ckpt_path, *checkpoint)

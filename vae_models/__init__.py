@@ -3,7 +3,7 @@ from .conv import ConvVAE
 from .elbo import gaussian_kl, loss_function, reparameterize
 from .latent import decode_grid, latent_grid, lerp_path
 from .loading import WeightsError, load_pretrained
-from .mlp import Autoencoder
+from .mlp import Autoencoder, ConditionalVAE
 
-__all__ = ["Autoencoder", "ConvVAE", "WeightsError", "decode_grid", "gaussian_kl", "latent_grid", "lerp_path",
+__all__ = ["Autoencoder", "ConditionalVAE", "ConvVAE", "WeightsError", "decode_grid", "gaussian_kl", "latent_grid", "lerp_path",
            "load_pretrained", "loss_function", "reparameterize"]

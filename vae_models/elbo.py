@@ -30,11 +30,13 @@ def gaussian_kl(mu, logvar):
     return 0.5 * torch.sum(mu.pow(2) + logvar.exp() - logvar - 1, dim=-1)
 
 
-def loss_function(logits, x, mu, logvar):
-    """Negative ELBO summed over a batch, and its two parts.
+def loss_function(logits, x, mu, logvar, beta=1.0):
+    """Negative ELBO summed over a batch, and its two parts: loss = BCE + beta * KLD.
 
     logits: (L, B, ...) decoder logits for L Monte Carlo samples of z; x: (B, ...) targets in [0, 1];
-    mu, logvar: (B, n), or logvar None for the plain autoencoder (no KL term).
+    mu, logvar: (B, n), or logvar None for the plain autoencoder (no KL term). beta weights the KL term (Higgins et
+    al. 2017): 1 is the ELBO itself (x * 1.0 is exact, so beta = 1 changes no bit); below 1 the model leans towards
+    the autoencoder, above 1 towards the prior.
     Returns (loss, BCE, KLD), each a scalar summed over the batch; BCE is averaged over the L samples.
     """
     n_samples = logits.shape[0]
@@ -44,4 +46,4 @@ def loss_function(logits, x, mu, logvar):
         KLD = torch.zeros((), device=x.device)
     else:
         KLD = gaussian_kl(mu, logvar).sum()
-    return BCE + KLD, BCE, KLD
+    return BCE + beta * KLD, BCE, KLD

@@ -14,10 +14,11 @@ def latent_grid(n=20, lim=2.0):
 
 
 @torch.inference_mode()
-def decode_grid(model, n=20, lim=2.0):
-    """Decode latent_grid(n, lim) into (n*n, C, H, W) images, row-major, ready for make_grid(nrow=n)."""
+def decode_grid(model, n=20, lim=2.0, y=None):
+    """Decode latent_grid(n, lim) into (n*n, C, H, W) images, row-major, ready for make_grid(nrow=n); a conditional
+    model decodes every point with the label y."""
     z = latent_grid(n, lim).to(next(model.parameters()).device)
-    return model.decode(z).view(-1, *model.image_shape)
+    return (model.decode(z) if y is None else model.decode(z, y)).view(-1, *model.image_shape)
 
 
 def lerp_path(a, b, steps):

@@ -23,13 +23,16 @@ class WeightsError(ValueError):
     """Weights that cannot be used; the message is one sentence naming the source and what is wrong."""
 
 
-def _check_config(cls, config, source):
+def _check_config(classes, config, source):
+    """-> the first of `classes` whose __init__ takes every key of config, once every value is a sane size."""
     if not isinstance(config, dict):
         raise WeightsError(f"{source}: config.json must hold a JSON object.")
-    known = set(inspect.signature(cls.__init__).parameters) - {"self"}
-    unknown = sorted(set(config) - known)
-    if unknown:
-        raise WeightsError(f"{source}: config.json has keys a {cls.__name__} does not take: {', '.join(unknown)}.")
+    fitting = [c for c in classes if not set(config) - (set(inspect.signature(c.__init__).parameters) - {"self"})]
+    if not fitting:
+        known = set(inspect.signature(classes[0].__init__).parameters) - {"self"}
+        unknown = sorted(set(config) - known)
+        raise WeightsError(f"{source}: config.json has keys a {classes[0].__name__} does not take: "
+                           f"{', '.join(unknown)}.")
     for key, value in config.items():
         for v in value if isinstance(value, list) else [value]:
             if isinstance(v, str) and len(v) < 100:
@@ -37,6 +40,7 @@ def _check_config(cls, config, source):
             if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_SIZE:
                 raise WeightsError(f"{source}: config.json sets {key} to {value!r}; sizes must be whole numbers "
                                    f"from 1 to {MAX_SIZE}.")
+    return fitting[0]
 
 
 def _local_files(source):
@@ -56,7 +60,10 @@ def _local_files(source):
 
 
 def load_pretrained(cls, source):
-    """Build `cls` from a folder or Hub repo written by save_pretrained, strictly, in eval mode; or WeightsError."""
+    """Build `cls` from a folder or Hub repo written by save_pretrained, strictly, in eval mode; or WeightsError.
+    cls may be a list of classes: the first whose __init__ takes every key of config.json is built (so the MNIST
+    models load with [Autoencoder, ConditionalVAE])."""
+    classes = list(cls) if isinstance(cls, (list, tuple)) else [cls]
     source = str(source)
     config_path, weights_path = _local_files(source)
     for path in (config_path, weights_path):
@@ -68,7 +75,7 @@ def load_pretrained(cls, source):
         config = json.loads(config_path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise WeightsError(f"{source}: config.json is not valid JSON ({e}).") from None
-    _check_config(cls, config, source)
+    cls = _check_config(classes, config, source)
     try:
         with torch.device("meta"):  # the shapes the config implies, without allocating them
             expected = {k: tuple(v.shape) for k, v in cls(**config).state_dict().items()}

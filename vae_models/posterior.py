@@ -35,6 +35,7 @@ def bernoulli_log_joint(model, x, dtype=torch.float64):
     x = x.to(dtype)
 
     def log_joint(z):
+        z = z.to(x.device)
         logits = model.decode_logits(z.to(next(model.parameters()).dtype)).to(dtype)
         return (x @ F.logsigmoid(logits).T + (1 - x) @ F.logsigmoid(-logits).T).double() + log_prior(z.double())
     return log_joint
@@ -51,7 +52,7 @@ def log_px_on_grid(log_joint, n=240, lim=6.0, tol=20.0, chunk=4096):
     on_edge = ((z.abs() > lim - (2 * lim / n)).any(-1))
     parts = [log_joint(z[i:i + chunk]) for i in range(0, len(z), chunk)]
     lj = torch.cat(parts, 1)
-    edge = lj[:, on_edge].max(1).values - lj.max(1).values
+    edge = lj[:, on_edge.to(lj.device)].max(1).values - lj.max(1).values
     return torch.logsumexp(lj, 1) + math.log(area), edge
 
 
