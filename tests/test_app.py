@@ -50,7 +50,7 @@ def test_every_form_of_the_same_digit_is_reconstructed_alike(client, images):
     for name in ["white_on_black.png", "black_on_white.jpg", "palette.png", "sixteen_bit.png", "rgba.png",
                  "greyscale.png"]:
         result = client.predict(handle_file(str(images / name)), api_name="/reconstruct_upload")
-        model_input, ae, vae, table, ae_map, vae_map, vae_draws, posterior = result
+        model_input, ae, vae, table, ae_map, vae_map, vae_draws, posterior, every = result
         assert "negative ELBO" in table and "| AE |" in table and "by quadrature" in table
         assert Image.open(posterior).size == (240, 240)
         assert Image.open(vae_draws).size == ((8 * 30 + 2) * 2, 32 * 2)
@@ -83,9 +83,10 @@ def test_a_drawing_on_the_sketchpad_is_reconstructed(client, images, tmp_path):
     assert 0.02 < x.mean() < 0.2 and "VAE" in table
     # a cleared canvas (no composite, or a blank one) quietly resets the outputs: no error
     empty = {"background": None, "layers": [], "composite": None}
-    model_input, ae, vae, table, ae_map, vae_map, draws, posterior = client.predict(empty,
+    model_input, ae, vae, table, ae_map, vae_map, draws, posterior, every = client.predict(empty,
                                                                                      api_name="/reconstruct_drawing")
-    assert model_input is None and ae is None and draws is None and posterior is None and "Draw a digit" in table
+    assert model_input is None and ae is None and draws is None and posterior is None and every is None
+    assert "Draw a digit" in table
     Image.fromarray(np.full((280, 280, 4), 255, np.uint8)).save(tmp_path / "white.png")
     blank = client.predict({**empty, "composite": handle_file(str(tmp_path / "white.png"))},
                            api_name="/reconstruct_drawing")
@@ -234,3 +235,60 @@ def test_a_photo_of_paper_is_read_as_one_and_the_page_says_so(client, tmp_path):
     assert "read as a photo of paper" in table
     table = client.predict(handle_file(str(EXAMPLES[3])), api_name="/reconstruct_upload")[3]
     assert "read as a photo" not in table
+
+
+def test_every_shipped_model_is_loaded_in_beta_order(served_app):
+    models = served_app[0]
+    assert list(models.spectrum) == ["AE", "VAE beta=0.1", "VAE beta=0.5", "VAE", "VAE beta=2", "VAE beta=4"]
+    assert [e.beta for e in models.spectrum.values()] == [None, 0.1, 0.5, 1.0, 2.0, 4.0]
+    assert models.conditional is not None and models.conditional.model.n_classes == 10
+
+
+def test_the_spectrum_shows_each_model_and_refuses_others(client):
+    pictures = {}
+    for name in ("AE", "VAE beta=0.1", "VAE beta=4"):
+        rd, grid, codes, samples, curve = client.predict(name, api_name="/spectrum")
+        pictures[name] = np.asarray(Image.open(grid))
+        assert all(os.path.exists(p) for p in (rd, codes, samples, curve))
+    assert not np.array_equal(pictures["AE"], pictures["VAE beta=4"])
+    with pytest.raises(AppError, match="The model must be one of AE, VAE beta=0.1"):
+        client.predict("VAE beta=3", api_name="/spectrum")
+
+
+def test_the_latent_tab_offers_every_model(client):
+    digit, _ = client.predict("VAE beta=2", 0.5, -0.5, api_name="/decode_point")
+    assert np.asarray(Image.open(digit)).std() > 10  # a decoded digit, not a blank
+
+
+def test_the_reconstruction_by_every_model_is_shown_in_one_row(client):
+    outputs = client.predict(handle_file(str(EXAMPLES[2])), api_name="/reconstruct_upload")
+    strip = np.asarray(Image.open(outputs[8]))
+    assert strip.shape[1] > 6 * strip.shape[0]  # the input and six models side by side
+
+
+def test_the_cvae_samples_the_digit_asked_for_and_refuses_others(client):
+    a = np.asarray(Image.open(client.predict("3", 16, 0, api_name="/cvae_sample")))
+    b = np.asarray(Image.open(client.predict("8", 16, 0, api_name="/cvae_sample")))
+    assert a.shape == b.shape and not np.array_equal(a, b)
+    for args, message in ((("12", 16, 0), "The digit must be one of 0, 1"), (("3", 0, 0), "The number of samples"),
+                          (("3", 16, "x"), "The seed must be")):
+        with pytest.raises(AppError, match=message):
+            client.predict(*args, api_name="/cvae_sample")
+    grid = client.predict("5", api_name="/cvae_style_grid")
+    assert np.asarray(Image.open(grid)).shape[0] > 15 * 28
+
+
+def test_the_cvae_reads_and_restyles_the_example_digits(client):
+    """Each example is an MNIST test digit: the CVAE must read most of them right, and restyle each as ten digits."""
+    right = 0
+    for path in EXAMPLES:
+        guess, strip, note = client.predict(handle_file(str(path)), api_name="/cvae_restyle_upload")
+        right += guess["label"] == path.stem[-1]
+        confidences = [c["confidence"] for c in guess["confidences"]]
+        assert confidences == sorted(confidences, reverse=True) and 0 < confidences[0] <= 1
+        picture = np.asarray(Image.open(strip))
+        assert picture.shape[1] > 10 * picture.shape[0]  # the input and ten digits
+        assert "Read as a" in note
+    assert right >= 8
+    with pytest.raises(AppError, match="Upload an image"):
+        client.predict(None, api_name="/cvae_restyle_upload")

@@ -6,7 +6,7 @@ is checked in `inputs`, and pictures are made in `pictures`.
 """
 import gradio as gr
 
-from . import compare, faces, latent, reconstruct, sample
+from . import compare, conditional, faces, latent, reconstruct, sample
 from .models import Models, load_models, untrained_models
 
 # Every 10 minutes, delete what gradio's cache received or this app wrote more than an hour ago.
@@ -16,24 +16,26 @@ MAX_FILE_SIZE = "20mb"  # uploads larger than this are refused by gradio before 
 INTRO = """# VAE Explorer
 An **autoencoder** (AE) squeezes each 28x28 digit into a point z in 2-D and back; a **variational autoencoder** (VAE)
 maps it to a whole Gaussian q(z|x) and is trained on the negative ELBO: reconstruction (BCE) plus KL(q(z|x) || N(0, I)).
-Both were trained on MNIST for 100 epochs with the same architecture (784-512-2-512-784)."""
+Both were trained on MNIST for 100 epochs with the same architecture (784-512-2-512-784); so were the VAEs with a
+lighter or heavier KL term (the β spectrum, in "AE to VAE") and a conditional VAE that is told the digit."""
 
 
 # The sketchpad draws at once: whenever neither brush nor eraser is selected (at load, after "Clear canvas"), the
 # brush is. Gradio's ImageEditor has no setting for its starting tool.
 BRUSH_READY = """() => {
   setInterval(() => {
-    const tool = (name) => document.querySelector(`#sketch button[aria-label="${name}"]`);
-    const brush = tool("Brush"), eraser = tool("Erase");
-    if (brush && !brush.classList.contains("highlight") && !(eraser && eraser.classList.contains("highlight"))) {
-      brush.click();
+    for (const pad of document.querySelectorAll(".digit-sketch")) {
+      const brush = pad.querySelector('button[aria-label="Brush"]'), eraser = pad.querySelector('button[aria-label="Erase"]');
+      if (brush && !brush.classList.contains("highlight") && !(eraser && eraser.classList.contains("highlight"))) {
+        brush.click();
+      }
     }
   }, 300);
 }"""
 # Editor controls that do nothing useful here: pan and zoom on a 280x280 canvas, a colour picker for a fixed colour.
 CSS = """
-#sketch button[aria-label="Pan"], #sketch button[aria-label="Zoom in"], #sketch button[aria-label="Zoom out"],
-#sketch button[aria-label="Color"] { display: none !important; }
+.digit-sketch button[aria-label="Pan"], .digit-sketch button[aria-label="Zoom in"],
+.digit-sketch button[aria-label="Zoom out"], .digit-sketch button[aria-label="Color"] { display: none !important; }
 """
 
 
@@ -41,7 +43,7 @@ def build_demo(models: Models, delete_cache=DELETE_CACHE) -> gr.Blocks:
     with gr.Blocks(title="VAE Explorer", delete_cache=delete_cache) as demo:
         gr.Markdown(INTRO)
         for title, tab in (("Reconstruct", reconstruct), ("Sample", sample), ("Latent space", latent),
-                           ("AE vs VAE", compare), ("Faces", faces)):
+                           ("AE to VAE", compare), ("Conditional VAE", conditional), ("Faces", faces)):
             with gr.Tab(title):
                 tab.create_tab(demo, models)
     # "images": every event that decodes a visitor's image shares these 4 workers, which bounds the memory in use

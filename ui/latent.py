@@ -20,7 +20,7 @@ def slider_span(lim):
 
 
 def create_tab(demo, models):
-    explorers, names = models.explorers, list(models.explorers)
+    explorers, names = models.spectrum, list(models.spectrum)
     folders = allowed_folders([models.example_folder] if models.examples else [])
     examples = [str(p) for p in models.examples]
     model_pick = gr.Radio(names, value="VAE", label="model")

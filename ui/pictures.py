@@ -28,6 +28,20 @@ def to_picture(images, nrow=None, zoom=1):
     return enlarge((grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8), zoom)
 
 
+def labelled_strip(images, captions, zoom=3):
+    """(N, 1, 28, 28) in [0, 1] and N captions -> one row of enlarged digits, each with its caption under it."""
+    tile = 28 * zoom
+    width, text_h = tile + 24, 16
+    strip = Image.new("RGB", (width * len(images), tile + text_h + 6), (255, 255, 255))
+    draw = ImageDraw.Draw(strip)
+    for i, (image, caption) in enumerate(zip(images, captions)):
+        digit = enlarge((image.float().view(28, 28).numpy() * 255).round().astype(np.uint8), zoom)
+        strip.paste(Image.fromarray(digit).convert("RGB"), (i * width + 12, 0))
+        left, _, right, _ = draw.textbbox((0, 0), caption)
+        draw.text((i * width + (width - (right - left)) / 2, tile + 4), caption, fill=(0, 0, 0))
+    return np.asarray(strip)
+
+
 def enlarge(picture, zoom):
     """Each pixel becomes a zoom x zoom square, so small digits stay crisp in the browser."""
     return picture.repeat(zoom, 0).repeat(zoom, 1)
@@ -110,6 +124,36 @@ def draw_map(m, points=(), ellipse=None, path=(), square=None):
         draw.line((x - 9, y, x + 9, y), fill=RED, width=3)
         draw.line((x, y - 9, x, y + 9), fill=RED, width=3)
     return np.asarray(picture)
+
+
+def rate_distortion_plot(points, ae_distortion=None, chosen=None):
+    """The rate-distortion plane of Alemi et al. (2018): each VAE's test distortion D (BCE) against its rate R (KL),
+    with lines of constant D + R (the negative ELBO), the AE's distortion as a dashed line, and `chosen` ringed.
+    points: {name: (R, D, beta)} -> a uint8 picture."""
+    fig, ax = plt.subplots(figsize=(5.2, 4.0), dpi=100)
+    rates, dists = [r for r, _, _ in points.values()], [d for _, d, _ in points.values()]
+    lo_r, hi_r = 0.0, max(rates) * 1.25 + 0.5
+    lo_d, hi_d = min(dists + [ae_distortion or math.inf]) - 2, max(dists) + 3
+    for total in np.arange(math.floor(lo_d), hi_d + hi_r, 2.5):  # D + R = total
+        ax.plot([lo_r, hi_r], [total - lo_r, total - hi_r], color="0.85", lw=0.8, zorder=0)
+    ax.plot(rates, dists, "-o", color="tab:blue", zorder=2)
+    for name, (r, d, beta) in points.items():
+        ax.annotate(f"beta {beta:g}", (r, d), textcoords="offset points", xytext=(6, 4), fontsize=8)
+        if name == chosen:
+            ax.plot([r], [d], "o", ms=14, mfc="none", mec="red", mew=2.5, zorder=3)
+    if ae_distortion is not None:
+        ax.axhline(ae_distortion, color="0.3", ls="--", lw=1)
+        ax.text(hi_r, ae_distortion, "AE (no KL term)", ha="right", va="bottom", fontsize=8, color="0.3")
+        if chosen == "AE":
+            ax.plot([lo_r], [ae_distortion], "o", ms=14, mfc="none", mec="red", mew=2.5, clip_on=False)
+    ax.set(xlim=(lo_r, hi_r), ylim=(lo_d, hi_d), xlabel="rate R = test KL (nats)",
+           ylabel="distortion D = test BCE (nats)", title="rate and distortion; grey lines: D + R constant")
+    ax.title.set_fontsize(9)
+    fig.tight_layout()
+    fig.canvas.draw()
+    image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    plt.close(fig)
+    return image
 
 
 def png_file(picture):

@@ -6,7 +6,7 @@ import torch
 from vae_models import loss_function
 
 from .inputs import Sketchpad, allowed_folders, drawn_digit, handler, upload_digit
-from .pictures import digit_picture, draw_map, to_picture
+from .pictures import digit_picture, draw_map, labelled_strip, to_picture
 from .posterior import posterior_view
 
 ELBO_SAMPLES = 100  # L for the per-input negative ELBO
@@ -46,6 +46,17 @@ def digit_report(explorers, x):
     return out
 
 
+@torch.inference_mode()
+def every_model(spectrum, x):
+    """The input and its reconstruction (decoded at the code, or q's mean) by every model of the spectrum, in a row."""
+    xt = torch.as_tensor(x).view(1, 784)
+    images, captions = [xt.view(1, 28, 28)], ["input"]
+    for name, e in spectrum.items():
+        images.append(e.model.decode(e.model.encode(xt)[0]).view(1, 28, 28))
+        captions.append(name.replace("VAE beta=", "beta "))
+    return labelled_strip(torch.stack(images), captions)
+
+
 def report_table(report, source):
     ae, vae = report["AE"], report["VAE"]
     table = (
@@ -78,7 +89,8 @@ def create_tab(demo, models):
     with gr.Row():
         with gr.Column():
             # a thick brush: a stroke must survive the reduction of 280x280 to 28x28
-            sketch = Sketchpad(label="Draw a digit", elem_id="sketch", canvas_size=(280, 280),
+            sketch = Sketchpad(label="Draw a digit", elem_id="sketch", elem_classes=["digit-sketch"],
+                               canvas_size=(280, 280),
                                   height=340, layers=False, transforms=(),
                                   brush=gr.Brush(default_size=14, colors=["#000000"], color_mode="fixed"))
             # the key result right under the input: on a phone the columns stack, and this stays in view
@@ -99,19 +111,21 @@ def create_tab(demo, models):
                                      interactive=False, scale=2)
                 posterior = gr.Image(label="VAE: p(z|x), q(z|x)", height=240,
                                      format="png", interactive=False, elem_id="posterior", scale=1)
+            every = gr.Image(label="every model's reconstruction, from the AE (no KL term) to the heaviest KL term",
+                             format="png", interactive=False, elem_id="every-model")
             with gr.Row():
                 ae_map = gr.Image(label="AE latent space", value=explorers["AE"].map.image, format="png",
                                   interactive=False)
                 vae_map = gr.Image(label="VAE latent space", value=explorers["VAE"].map.image, format="png",
                                    interactive=False)
-    outputs = [seen, ae_recon, vae_recon, numbers, ae_map, vae_map, vae_draws, posterior]
+    outputs = [seen, ae_recon, vae_recon, numbers, ae_map, vae_map, vae_draws, posterior, every]
 
     def show(x, source):
         report = digit_report(explorers, x)
         return {seen: digit_picture(x), ae_recon: report["AE"]["recon"], vae_recon: report["VAE"]["recon"],
                 numbers: report_table(report, source), ae_map: report["AE"]["map"],
                 vae_map: report["VAE"]["map"], vae_draws: report["VAE"]["draws"],
-                posterior: report["VAE"].get("posterior")}
+                posterior: report["VAE"].get("posterior"), every: every_model(models.spectrum, x)}
 
     @handler
     def reconstruct_drawing(drawing):
@@ -119,7 +133,7 @@ def create_tab(demo, models):
         if x is None:  # a cleared canvas: reset quietly
             return {seen: None, ae_recon: None, vae_recon: None, numbers: "Draw a digit, or upload one.",
                     ae_map: explorers["AE"].map.image, vae_map: explorers["VAE"].map.image, vae_draws: None,
-                    posterior: None}
+                    posterior: None, every: None}
         return show(x, "your drawing")
 
     @handler

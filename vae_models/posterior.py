@@ -138,3 +138,21 @@ def true_posterior(log_joint, mu, sigma, n=64, scan_lim=6.0, tol=20.0, rounds=4,
         lj = joint(z)
     log_px = torch.logsumexp(lj, 0) + math.log(area)
     return {"z": z, "log_post": lj - log_px, "area": area, "log_px": log_px.item(), "box": (lo, hi), "n": m}
+
+
+@torch.inference_mode()
+def class_log_likelihoods(model, x, scans=None, n=16):
+    """A conditional model's log p(x|y) for every label y, for one input x (D,) in {0, 1}: (C,) float64.
+
+    Each is true_posterior's log p(x) of the model bound to y (the adaptive grid, started from q(z|x, y)); scans, a
+    DecodedGrid of each bound model, spare the scan's decoder passes. With a uniform p(y), p(y|x) is their softmax."""
+    xt = x.reshape(1, -1).float()
+    out = []
+    for k in range(model.n_classes):
+        bound = model.bind(k)
+        mu, logvar = bound.encode(xt)
+        scan = (scans[k].z, scans[k].log_joint(xt)[0]) if scans is not None else None
+        post = true_posterior(bernoulli_log_joint(bound, xt, torch.float32), mu[0], torch.exp(0.5 * logvar[0]), n=n,
+                              scan=scan, max_refine=2, max_cell=0.4)
+        out.append(post["log_px"])
+    return torch.stack([torch.as_tensor(v, dtype=torch.float64) for v in out])

@@ -1,0 +1,113 @@
+"""Conditional VAE tab: ask for a digit and get it; draw a digit and see it written as every digit in the same style;
+the style grid of one digit."""
+import random
+
+import gradio as gr
+import torch
+
+from vae_models import decode_grid
+from vae_models.posterior import DecodedGrid, class_log_likelihoods
+
+from .inputs import MAX_SEED, Sketchpad, allowed_folders, choice, drawn_digit, handler, number, upload_digit
+from .pictures import to_picture
+
+DIGITS = [str(k) for k in range(10)]
+
+INTRO = """The **conditional VAE** (CVAE) is the VAE with the digit's label y given to both halves: the encoder is
+q(z|x, y), the decoder p(x|z, y). Knowing the digit, the 2-D code z no longer has to say *which* digit it is, only
+*how* it is written: slant, width, stroke. So you can ask for a digit, and a code taken from your drawing can be
+decoded as any digit, in your style. The CVAE is also a classifier for free: p(y|x) is proportional to p(x|y), which a
+2-D latent lets us compute exactly (on a grid), for each of the ten labels."""
+
+
+def create_tab(demo, models):
+    c = models.conditional
+    if c is None:
+        gr.Markdown("No conditional VAE is loaded on this server. With one, this tab samples the digit you ask for "
+                    "and rewrites your drawing as every digit, in its style.")
+        return
+    model = c.model
+    scans = [DecodedGrid(model.bind(k)) for k in range(model.n_classes)]
+    folders = allowed_folders([models.example_folder] if models.examples else [])
+    gr.Markdown(INTRO)
+
+    gr.Markdown("### Ask for a digit")
+    with gr.Row():
+        digit = gr.Radio(DIGITS, value="3", label="digit", elem_id="cvae-digit")
+        n_samples = gr.Slider(1, 100, value=24, step=1, label="how many")
+        seed = gr.Number(value=0, precision=0, label="seed", minimum=0, maximum=MAX_SEED, elem_id="cvae-seed")
+        new_seed = gr.Button("New seed")
+    samples = gr.Image(label="z ~ N(0, I), decoded as the chosen digit", format="png", interactive=False,
+                       elem_id="cvae-samples")
+
+    gr.Markdown("### Your digit, written as every digit")
+    with gr.Row():
+        with gr.Column():
+            sketch = Sketchpad(label="Draw a digit", elem_id="cvae-sketch", elem_classes=["digit-sketch"],
+                               canvas_size=(280, 280), height=340, layers=False, transforms=(),
+                               brush=gr.Brush(default_size=14, colors=["#000000"], color_mode="fixed"))
+            upload = gr.Image(label="...or upload an image", type="filepath", image_mode=None, height=160,
+                              sources=["upload", "clipboard"], elem_id="cvae-upload")
+        with gr.Column():
+            guess = gr.Label(label="the CVAE's reading of it: p(y|x)", num_top_classes=3, elem_id="cvae-guess")
+            restyled = gr.Image(label="your input (left), then its code z decoded as 0, 1, ..., 9",
+                                format="png", interactive=False, elem_id="cvae-restyled")
+            note = gr.Markdown()
+
+    gr.Markdown("### The style manifold of one digit: z over [-2, 2]^2, decoded with the same label")
+    grid_digit = gr.Radio(DIGITS, value="7", label="digit", elem_id="cvae-grid-digit")
+    style_grid = gr.Image(label="z1 grows to the right, z2 upwards; the same z gives the same style for every "
+                                "digit", format="png", interactive=False, elem_id="cvae-grid")
+
+    @handler
+    @torch.inference_mode()
+    def cvae_sample(k, n, seed):
+        k = int(choice(str(k), "The digit", DIGITS))
+        n, seed = number(n, "The number of samples", 1, 100, True), number(seed, "The seed", 0, MAX_SEED, True)
+        z = torch.randn(n, model.latent_size, generator=torch.Generator().manual_seed(seed))
+        return {samples: to_picture(model.decode(z, k).view(-1, 1, 28, 28), nrow=min(n, 12), zoom=2)}
+
+    @torch.inference_mode()
+    def restyle(x, source):
+        log_lik = class_log_likelihoods(model, torch.as_tensor(x), scans)
+        probs = torch.softmax(log_lik, 0)
+        best = int(probs.argmax())
+        mu, _ = model.encode(torch.as_tensor(x).view(1, 784), torch.tensor([best]))
+        every = model.decode(mu.expand(model.n_classes, -1), torch.arange(model.n_classes))
+        strip = torch.cat([torch.as_tensor(x).view(1, 1, 28, 28), every.view(-1, 1, 28, 28)])
+        return {guess: {DIGITS[k]: float(p) for k, p in enumerate(probs)},
+                restyled: to_picture(strip, nrow=len(strip), zoom=3),
+                note: (f"Input: {source}. Read as a {best} ({100 * probs[best]:.1f}%): its code z = "
+                       f"({mu[0, 0]:.2f}, {mu[0, 1]:.2f}) from q(z|x, y = {best}), decoded with every label. "
+                       f"log p(x|y = {best}) = {log_lik[best]:.1f} nats.")}
+
+    @handler
+    def cvae_restyle_drawing(drawing):
+        x = drawn_digit(drawing, folders)
+        if x is None:
+            return {guess: None, restyled: None, note: "Draw a digit, or upload one."}
+        return restyle(x, "your drawing")
+
+    @handler
+    def cvae_restyle_upload(payload):
+        x, path = upload_digit(payload, folders)
+        return restyle(x, "the uploaded image" + (", read as a photo of paper" if path == "photo" else ""))
+
+    @handler
+    def cvae_style_grid(k):
+        k = int(choice(str(k), "The digit", DIGITS))
+        return {style_grid: to_picture(decode_grid(model, 15, 2.0, y=k), nrow=15)}
+
+    sample_inputs = [digit, n_samples, seed]
+    for trigger in (digit.change, n_samples.release, seed.submit):
+        trigger(cvae_sample, sample_inputs, samples, api_name=False, preprocess=False)
+    new_seed.click(lambda: random.randrange(10**6), None, seed, api_name=False).then(
+        cvae_sample, sample_inputs, samples, api_name=False, preprocess=False)
+    demo.load(cvae_sample, sample_inputs, samples, api_name="cvae_sample", preprocess=False)
+    restyle_outputs = [guess, restyled, note]
+    sketch.change(cvae_restyle_drawing, sketch, restyle_outputs, api_name="cvae_restyle_drawing",
+                  trigger_mode="always_last", concurrency_id="images")
+    upload.change(cvae_restyle_upload, upload, restyle_outputs, api_name="cvae_restyle_upload", preprocess=False,
+                  concurrency_id="images")
+    grid_digit.change(cvae_style_grid, grid_digit, style_grid, api_name=False, preprocess=False)
+    demo.load(cvae_style_grid, grid_digit, style_grid, api_name="cvae_style_grid", preprocess=False)
