@@ -4,8 +4,9 @@
 
 Trains a small convolutional classifier on the binarised MNIST training set (2 epochs, seeded), prints its test
 accuracy, then classifies decodes of z ~ N(0, I) through the VAE and the AE, and of z ~ the mixture fitted to the AE's
-training codes. A sample counts as recognised when the classifier gives one digit at least 90%; the class
-histogram shows whether every digit is generated.
+training codes, and through the beta-VAEs when they are there. A sample counts as recognised when the classifier
+gives one digit at least 90%; the class histogram shows whether every digit is generated. Last, the conditional VAE:
+n/10 samples of each digit y (z ~ N(0, I), decoded with y), and how often the classifier reads them as y.
 """
 import argparse
 import sys
@@ -19,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from train.mnist import load_mnist  # noqa: E402
-from vae_models import Autoencoder, load_pretrained  # noqa: E402
+from vae_models import Autoencoder, ConditionalVAE, load_pretrained  # noqa: E402
 from vae_models.code_density import load_code_density, sample_code_density  # noqa: E402
 
 
@@ -74,10 +75,31 @@ def main():
         sources = {"VAE, z ~ N(0, I)": vae.decode(z), "AE, z ~ N(0, I)": ae.decode(z)}
         if density is not None:
             sources["AE, z ~ code mixture"] = ae.decode(sample_code_density(density, args.n, g))
+        for folder in sorted(Path(args.weights).glob("mnist-vae-beta*")):
+            sources[f"VAE {folder.name[10:]}, z ~ N(0, I)"] = load_pretrained(Autoencoder, folder).decode(z)
     print(f"{'samples':24s} {'recognised':>10s}   share of each digit among the recognised, 0 to 9")
     for name, images in sources.items():
         ok, histogram = read(net, images.round())  # binarised like the data the classifier learned
         print(f"{name:24s} {ok:10.1%}   " + " ".join(f"{h:4.0%}" for h in histogram.tolist()))
+    if (Path(args.weights) / "mnist-cvae").is_dir():
+        conditional(net, load_pretrained(ConditionalVAE, Path(args.weights) / "mnist-cvae"), args.n // 10, g)
+
+
+@torch.inference_mode()
+def conditional(net, cvae, n, g):
+    """n samples of each digit y from the CVAE: the share the classifier reads as y (its top answer), and as y with
+    at least 90%."""
+    print(f"\nCVAE, {n} samples of each digit (z ~ N(0, I), decoded with y): read as y, top answer / at least 90% sure")
+    tops, sures = [], []
+    for k in range(cvae.n_classes):
+        images = cvae.decode(torch.randn(n, 2, generator=g), k).round()
+        p = torch.cat([net(images[i:i + 1000].view(-1, 1, 28, 28)).softmax(1) for i in range(0, n, 1000)])
+        confident, label = p.max(1)
+        tops.append((label == k).float().mean().item())
+        sures.append(((label == k) & (confident >= 0.9)).float().mean().item())
+        print(f"  {k}: {tops[-1]:6.1%} / {sures[-1]:6.1%}")
+    print(f"  all: {sum(tops) / len(tops):6.1%} / {sum(sures) / len(sures):6.1%}; the lowest digit: "
+          f"{min(tops):.1%} / {min(sures):.1%}")
 
 
 if __name__ == "__main__":

@@ -34,8 +34,8 @@ def has_image(page, elem_id, timeout=20_000):
     return True
 
 
-def draw_stroke(page):
-    canvas = page.locator("#sketch canvas").first
+def draw_stroke(page, sketch="sketch"):
+    canvas = page.locator(f"#{sketch} canvas").first
     box = canvas.bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.2
     page.mouse.move(x, y)
@@ -143,10 +143,43 @@ def test_latent_space_tab_click_and_interpolate(page):
     page.screenshot(path=str(SHOTS / "latent_space.png"), full_page=True)
 
 
-def test_ae_vs_vae_and_faces_tabs(page, served_app):
-    page.get_by_role("tab", name="AE vs VAE").click()
-    page.get_by_text("Decoded grid over [-2, 2]^2").wait_for(timeout=10_000)
-    page.screenshot(path=str(SHOTS / "ae_vs_vae.png"), full_page=True)
+def image_src(page, elem_id):
+    return page.locator(f"#{elem_id} img").first.get_attribute("src")
+
+
+def wait_for_new_image(page, elem_id, before, timeout=20_000):
+    page.wait_for_function("([id, b]) => { const i = document.querySelector(`#${id} img`); return i && i.src !== b; }",
+                           arg=[elem_id, before], timeout=timeout)
+
+
+def test_the_beta_spectrum_follows_the_chosen_model(page):
+    page.get_by_role("tab", name="AE to VAE").click()
+    assert has_image(page, "rd-plot") and has_image(page, "spectrum-grid")
+    for name in ("VAE beta=4", "AE"):
+        before = image_src(page, "spectrum-grid")
+        page.locator("#spectrum-pick").get_by_text(name, exact=True).click()
+        wait_for_new_image(page, "spectrum-grid", before)
+    assert errors_on_page(page) == 0
+    page.screenshot(path=str(SHOTS / "ae_to_vae.png"), full_page=True)
+
+
+def test_the_conditional_tab_samples_a_digit_and_restyles_a_drawing(page):
+    page.get_by_role("tab", name="Conditional VAE").click()
+    assert has_image(page, "cvae-samples") and has_image(page, "cvae-grid")
+    before = image_src(page, "cvae-samples")
+    page.locator("#cvae-digit").get_by_text("8", exact=True).click()
+    wait_for_new_image(page, "cvae-samples", before)
+    draw_stroke(page, "cvae-sketch")  # the brush is ready on this sketchpad too
+    assert has_image(page, "cvae-restyled")
+    page.locator("#cvae-guess").get_by_text("%").first.wait_for(timeout=20_000)
+    before = image_src(page, "cvae-grid")
+    page.locator("#cvae-grid-digit").get_by_text("2", exact=True).click()
+    wait_for_new_image(page, "cvae-grid", before)
+    assert errors_on_page(page) == 0
+    page.screenshot(path=str(SHOTS / "conditional.png"), full_page=True)
+
+
+def test_faces_tab(page, served_app):
     page.get_by_role("tab", name="Faces").click()
     expected = "No face model here" if served_app[0].faces is None else "Sample faces"
     page.get_by_text(expected).first.wait_for(timeout=10_000)

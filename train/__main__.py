@@ -4,6 +4,7 @@
     python -m train celeba --data_dir data/celeba     # the convolutional VAE on CelebA
     python -m train evaluate weights/mnist-vae        # ELBO and importance-sampled log p(x) on the test set
     python -m train report                            # docs/figures/ from the shipped weights
+    python -m train spectrum                          # the beta-VAEs' and the CVAE's figures in docs/figures/
     python -m train density weights/mnist-ae          # the AE's code mixture (its export writes it too)
 
 Each command's flags: python -m train <command> --help (mnist's flags are the assignment's).
@@ -30,10 +31,10 @@ from . import artifacts
 from .celeba import load_celeba
 from .evaluate import evaluate_model, format_result
 from .loop import LoopConfig, RunError, train
-from .report import measure_claims, posterior_analysis, write_report_figures
+from .report import measure_claims, posterior_analysis, spectrum_figures, write_report_figures
 from .mnist import DataError, load_mnist, read_split
 
-COMMANDS = ("mnist", "celeba", "evaluate", "report", "density")
+COMMANDS = ("mnist", "celeba", "evaluate", "report", "spectrum", "density")
 MAX_SEED = 2**63 - 1
 MNIST_EXP = "AE-arch=$autoencoder_type($hidden_layer_size)-lr=$lr-ep=$n_epochs"  # the assignment's folder name
 
@@ -110,11 +111,17 @@ def build_parser():
     r.add_argument("--seed", type=int, default=0, help="seed of the evaluation's samples (default 0)")
     r.add_argument("--grid", type=int, default=240, help="points a side of the quadrature grid (default 240)")
     r.add_argument("--data_dir", default="data", help="MNIST folder, as for training (default data)")
+    sp = sub.add_parser("spectrum", help="the beta-VAEs' and the conditional VAE's figures and table, from the "
+                                         "shipped weights (no evaluation: fast)")
+    sp.add_argument("--weights", default="weights", help="folder with the mnist-* weights (default weights)")
+    sp.add_argument("--out", default="docs/figures", help="where the figures go (default docs/figures)")
+    sp.add_argument("--data_dir", default="data", help="MNIST folder, as for training (default data)")
+    sp.add_argument("--seed", type=int, default=0, help="unused; every figure is deterministic")
     d = sub.add_parser("density", help="fit the mixture density of an AE's training codes (as the AE's export does)")
     d.add_argument("weights", help="an AE's weights folder; code_density.safetensors is written there")
     d.add_argument("--seed", type=int, default=8675309, help="the fit's seed (default 8675309, the training seed)")
     d.add_argument("--data_dir", default="data", help="MNIST folder, as for training (default data)")
-    parser.commands = {"mnist": m, "celeba": c, "evaluate": e, "report": r, "density": d}
+    parser.commands = {"mnist": m, "celeba": c, "evaluate": e, "report": r, "spectrum": sp, "density": d}
     return parser
 
 
@@ -373,6 +380,13 @@ def run_report(args):
     print(f"Figures, evaluation.txt and measurements.txt written to {args.out}")
 
 
+def run_spectrum(args):
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    lines = spectrum_figures(args.weights, load_mnist(args.data_dir), args.out, load_weights)
+    print("\n".join(lines))
+    print(f"Figures and spectrum.txt written to {args.out}")
+
+
 def run_density(args):
     model = load_weights(args.weights)
     if model.is_vae or model.latent_size != 2:
@@ -386,7 +400,7 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         return {"mnist": run_mnist, "celeba": run_celeba, "evaluate": run_evaluate,
-                "report": run_report, "density": run_density}[args.command](args)
+                "report": run_report, "spectrum": run_spectrum, "density": run_density}[args.command](args)
     except (DataError, RunError, WeightsError) as e:
         sys.exit(f"error: {e}")
 

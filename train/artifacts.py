@@ -121,6 +121,49 @@ def write_checkpoint(path, tensors, meta):
         save_file(tensors, tmp, metadata=meta)
 
 
+def draw_rate_distortion(ax, points, ae=None, chosen=None):
+    """The rate-distortion plane of Alemi et al. (2018) on `ax`: each VAE's distortion D (BCE) against its rate R (KL),
+    on the test set (filled) and the training set (hollow: the last epoch's running averages), joined in beta order,
+    grey lines of constant D + R (the negative ELBO), the AE's distortions as horizontal lines, `chosen` ringed.
+    points: {name: {"beta": b, "test": (R, D), "train": (R, D)}}; ae: {"test": D, "train": D} or None."""
+    order = sorted(points, key=lambda n: points[n]["beta"])
+    every = [points[n][split] for n in order for split in ("test", "train")]
+    rates, dists = [r for r, _ in every], [d for _, d in every] + ([ae["test"], ae["train"]] if ae else [])
+    lo_r, hi_r, lo_d, hi_d = 0.0, max(rates) * 1.2 + 0.5, min(dists) - 2, max(dists) + 2
+    for total in range(int(lo_d), int(hi_d + hi_r) + 1, 2):
+        ax.plot([lo_r, hi_r], [total - lo_r, total - hi_r], color="0.88", lw=0.8, zorder=0)
+    for split, style in (("test", dict(marker="o", color="tab:blue")),
+                         ("train", dict(marker="o", mfc="white", color="tab:orange"))):
+        ax.plot([points[n][split][0] for n in order], [points[n][split][1] for n in order], "-", label=split,
+                zorder=2, **style)
+    for n in order:
+        r, d = points[n]["test"]
+        ax.annotate(f"beta {points[n]['beta']:g}", (r, d), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        if n == chosen:
+            for split in ("test", "train"):
+                ax.plot(*points[n][split], "o", ms=13, mfc="none", mec="red", mew=2.2, zorder=3)
+    if ae:
+        for split, color in (("test", "tab:blue"), ("train", "tab:orange")):
+            ax.axhline(ae[split], color=color, ls="--", lw=1)
+            ax.text(hi_r, ae[split], f"AE ({split})", ha="right", va="bottom", fontsize=8, color=color)
+            if chosen == "AE":
+                ax.plot([lo_r], [ae[split]], "o", ms=13, mfc="none", mec="red", mew=2.2, clip_on=False, zorder=3)
+    ax.set(xlim=(lo_r, hi_r), ylim=(lo_d, hi_d), xlabel="rate R = KL (nats)", ylabel="distortion D = BCE (nats)")
+    ax.legend(loc="center right", fontsize=8)
+
+
+def spectrum_points(metrics):
+    """{name: (beta or None, the last perf_metrics.csv row)} -> (points, ae) for draw_rate_distortion."""
+    points, ae = {}, None
+    for name, (beta, m) in metrics.items():
+        if beta is None:
+            ae = {"test": float(m["test_bce"]), "train": float(m["train_bce"])}
+        else:
+            points[name] = {"beta": beta, "test": (float(m["test_kld"]), float(m["test_bce"])),
+                            "train": (float(m["train_kld"]), float(m["train_bce"]))}
+    return points, ae
+
+
 def save_checkpoint(path, model, optimizer, epoch, extra=None):
     """Model, Adam state and RNG state after `epoch`, as one safetensors file (no pickle): tensors by name, the
     rest as JSON in the header's metadata."""

@@ -177,3 +177,98 @@ def _plot_posteriors(model, x, y, posts, mu, sigma, quad, elbo, is_error, path):
     with artifacts.atomic_path(path) as tmp:
         fig.savefig(tmp)
     plt.close(fig)
+
+
+SPECTRUM = (("AE", "mnist-ae"), ("VAE beta=0.1", "mnist-vae-beta0.1"), ("VAE beta=0.5", "mnist-vae-beta0.5"),
+            ("VAE beta=1", "mnist-vae"), ("VAE beta=2", "mnist-vae-beta2"), ("VAE beta=4", "mnist-vae-beta4"))
+
+
+def _save(fig, path):
+    fig.tight_layout()
+    with artifacts.atomic_path(path) as tmp:
+        fig.savefig(tmp)
+    plt.close(fig)
+
+
+def _panel(ax, images, nrow, title):
+    from torchvision.utils import make_grid
+
+    ax.imshow(make_grid(images.float(), nrow=nrow, padding=1, pad_value=0.5).permute(1, 2, 0).numpy())
+    ax.set_title(title, fontsize=10)
+    ax.axis("off")
+
+
+@torch.inference_mode()
+def spectrum_figures(weights, data, out_dir, load):
+    """The beta spectrum's and the conditional VAE's figures for docs/REPORT.md; -> lines for spectrum.txt.
+
+    rate_distortion.png, beta_maps.png, beta_grids.png, beta_samples.png, beta_reconstructions.png,
+    cvae_class_grids.png, cvae_codes.png, cvae_analogies.png. load(folder) -> the model."""
+    from safetensors.torch import load_file
+
+    from vae_models import decode_grid
+
+    weights, out_dir = Path(weights), Path(out_dir)
+    models, metrics, codes = {}, {}, {}
+    for name, folder in SPECTRUM:
+        models[name] = load(weights / folder)
+        beta = None if name == "AE" else float(name.split("=")[1])
+        metrics[name] = (beta, artifacts.read_metrics(weights / folder / "perf_metrics.csv")[-1])
+        codes[name] = load_file(weights / folder / "test_latents.safetensors")
+    points, ae = artifacts.spectrum_points(metrics)
+    fig, ax = plt.subplots(figsize=(6.5, 4.8), dpi=110)
+    artifacts.draw_rate_distortion(ax, points, ae)
+    ax.set_title("Rate and distortion per image, after 100 epochs", fontsize=10)
+    _save(fig, out_dir / "rate_distortion.png")
+
+    fig, axes = plt.subplots(2, 3, figsize=(13, 8.4), dpi=90)
+    for ax, (name, c) in zip(axes.flat, codes.items()):
+        mu, labels = c["mu"].numpy(), c["labels"].numpy()
+        points_ = ax.scatter(mu[:, 0], mu[:, 1], c=labels, cmap="tab10", s=1, vmin=-0.5, vmax=9.5, rasterized=True)
+        ax.add_patch(plt.Rectangle((-2, -2), 4, 4, fill=False, lw=1.2, color="0.2"))
+        inside = ((abs(mu) <= 2).all(1)).mean() * 100
+        ax.set_title(f"{name}: {inside:.0f}% in [-2, 2]^2", fontsize=10)
+    fig.colorbar(points_, ax=axes, ticks=range(10), label="digit", shrink=0.6)
+    with artifacts.atomic_path(out_dir / "beta_maps.png") as tmp:
+        fig.savefig(tmp)
+    plt.close(fig)
+
+    test_x, test_y = data["test"]
+    z = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))
+    for figure, draw in (("beta_grids.png", lambda m: (decode_grid(m, 15, 2.0), 15)),
+                         ("beta_samples.png", lambda m: (m.decode(z).view(-1, 1, 28, 28), 8))):
+        fig, axes = plt.subplots(2, 3, figsize=(13, 9), dpi=90)
+        for ax, (name, m) in zip(axes.flat, models.items()):
+            _panel(ax, *draw(m), name)
+        _save(fig, out_dir / figure)
+    rows = [test_x[:12].view(-1, 1, 28, 28)]
+    rows += [m.decode(m.encode(test_x[:12])[0]).view(-1, 1, 28, 28) for m in models.values()]
+    fig, ax = plt.subplots(figsize=(9, 6.4), dpi=100)
+    _panel(ax, torch.cat(rows), 12, "rows: 12 test digits; their reconstructions at z = mu by the AE, beta 0.1, 0.5, "
+           "1, 2, 4")
+    _save(fig, out_dir / "beta_reconstructions.png")
+
+    cvae = load(weights / "mnist-cvae")
+    artifacts.save_class_grids([decode_grid(cvae, 10, 2.0, y=k) for k in range(10)], out_dir / "cvae_class_grids.png")
+    c = load_file(weights / "mnist-cvae" / "test_latents.safetensors")
+    artifacts.plot_latent_scatter(c["mu"], c["labels"], out_dir / "cvae_codes.png",
+                                  "CVAE: test codes z ~ q(z|x, y), coloured by digit")
+    firsts = torch.tensor([int((test_y == k).nonzero()[0]) for k in range(10)])
+    x = test_x[firsts]
+    mu = cvae.encode(x, test_y[firsts])[0]
+    analogies = [torch.cat([x[i].view(1, 1, 28, 28), cvae.decode(mu[i].expand(10, 2), torch.arange(10)).view(-1, 1, 28, 28)])
+                 for i in range(10)]
+    fig, ax = plt.subplots(figsize=(7, 6.6), dpi=100)
+    _panel(ax, torch.cat(analogies), 11, "a test digit (left), its z decoded as 0, 1, ..., 9")
+    _save(fig, out_dir / "cvae_analogies.png")
+
+    lines = ["model | beta | train loss | train BCE | train KL | test loss | test BCE | test KL | test BCE + KL | "
+             "test codes in [-2, 2]^2"]
+    for name, (beta, m) in metrics.items():
+        inside = (codes[name]["mu"].abs() <= 2).all(1).float().mean().item()
+        lines.append(f"{name} | {'-' if beta is None else f'{beta:g}'} | {m['train_loss']:.2f} | {m['train_bce']:.2f} | "
+                     f"{m['train_kld']:.2f} | {m['test_loss']:.2f} | {m['test_bce']:.2f} | {m['test_kld']:.2f} | "
+                     f"{m['test_bce'] + m['test_kld']:.2f} | {inside:.1%}")
+    with artifacts.atomic_path(out_dir / "spectrum.txt") as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+    return lines

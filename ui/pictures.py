@@ -126,29 +126,12 @@ def draw_map(m, points=(), ellipse=None, path=(), square=None):
     return np.asarray(picture)
 
 
-def rate_distortion_plot(points, ae_distortion=None, chosen=None):
-    """The rate-distortion plane of Alemi et al. (2018): each VAE's test distortion D (BCE) against its rate R (KL),
-    with lines of constant D + R (the negative ELBO), the AE's distortion as a dashed line, and `chosen` ringed.
-    points: {name: (R, D, beta)} -> a uint8 picture."""
+def rate_distortion_plot(points, ae=None, chosen=None):
+    """train.artifacts.draw_rate_distortion as a uint8 picture, with the chosen model ringed."""
+    from train.artifacts import draw_rate_distortion
+
     fig, ax = plt.subplots(figsize=(5.2, 4.0), dpi=100)
-    rates, dists = [r for r, _, _ in points.values()], [d for _, d, _ in points.values()]
-    lo_r, hi_r = 0.0, max(rates) * 1.25 + 0.5
-    lo_d, hi_d = min(dists + [ae_distortion or math.inf]) - 2, max(dists) + 3
-    for total in np.arange(math.floor(lo_d), hi_d + hi_r, 2.5):  # D + R = total
-        ax.plot([lo_r, hi_r], [total - lo_r, total - hi_r], color="0.85", lw=0.8, zorder=0)
-    ax.plot(rates, dists, "-o", color="tab:blue", zorder=2)
-    for name, (r, d, beta) in points.items():
-        ax.annotate(f"beta {beta:g}", (r, d), textcoords="offset points", xytext=(6, 4), fontsize=8)
-        if name == chosen:
-            ax.plot([r], [d], "o", ms=14, mfc="none", mec="red", mew=2.5, zorder=3)
-    if ae_distortion is not None:
-        ax.axhline(ae_distortion, color="0.3", ls="--", lw=1)
-        ax.text(hi_r, ae_distortion, "AE (no KL term)", ha="right", va="bottom", fontsize=8, color="0.3")
-        if chosen == "AE":
-            ax.plot([lo_r], [ae_distortion], "o", ms=14, mfc="none", mec="red", mew=2.5, clip_on=False)
-    ax.set(xlim=(lo_r, hi_r), ylim=(lo_d, hi_d), xlabel="rate R = test KL (nats)",
-           ylabel="distortion D = test BCE (nats)", title="rate and distortion; grey lines: D + R constant")
-    ax.title.set_fontsize(9)
+    draw_rate_distortion(ax, points, ae, chosen)
     fig.tight_layout()
     fig.canvas.draw()
     image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
