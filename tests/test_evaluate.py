@@ -175,3 +175,16 @@ def test_a_conditional_vae_is_evaluated_given_its_labels_and_as_a_classifier():
     assert (r["images"]["marginal_log_px"] >= r["images"]["quad_log_px"] - math.log(10) - 1e-9).all()
     assert 0.0 <= r["elbo_accuracy"] <= 1.0 and r["accuracy"] > 0.3  # ten classes: chance is 0.1
     assert "as a classifier" in format_result("cvae", r)
+
+
+def test_the_spectrum_command_draws_every_figure_from_the_shipped_weights(mnist_dir, tmp_path, capsys):
+    from conftest import ROOT
+
+    main(["spectrum", "--weights", str(ROOT / "weights"), "--out", str(tmp_path), "--data_dir", str(mnist_dir)])
+    for name in ("rate_distortion.png", "beta_maps.png", "beta_grids.png", "beta_samples.png",
+                 "beta_reconstructions.png", "cvae_class_grids.png", "cvae_codes.png", "cvae_analogies.png"):
+        assert (tmp_path / name).stat().st_size > 10_000, name
+    table = (tmp_path / "spectrum.txt").read_text().splitlines()
+    assert len(table) == 7 and table[4].startswith("VAE beta=1 | 1 | 136.05")
+    rates = [float(line.split(" | ")[7]) for line in table[2:]]
+    assert rates == sorted(rates, reverse=True)  # the test KL falls as beta grows
