@@ -206,3 +206,50 @@ def test_on_a_phone_the_models_input_sits_right_under_the_sketchpad(page, served
         phone.screenshot(path=str(SHOTS / "phone.png"))
     finally:
         phone.close()
+
+
+def natural_width(page, elem_id):
+    return page.evaluate(f"document.querySelector('#{elem_id} img').naturalWidth")
+
+
+def test_train_live_then_stop_then_reconstruct_with_the_trained_model(page):
+    page.get_by_role("tab", name="Reconstruct").click()
+    assert has_image(page, "every-model")
+    shipped_only = natural_width(page, "every-model")
+    page.get_by_role("tab", name="Train").click()
+    epochs = page.locator("#train-epochs input[type=number]")
+    epochs.fill("20")
+    epochs.press("Enter")
+    page.locator("#train-btn").click()
+    assert has_image(page, "train-map", timeout=60_000) and has_image(page, "train-curves")
+    first_map, first_curves = image_src(page, "train-map"), image_src(page, "train-curves")
+    wait_for_new_image(page, "train-map", first_map, 60_000)  # the next epoch: the map moves
+    assert image_src(page, "train-curves") != first_curves
+    page.locator("#stop-btn").click()
+    page.locator("#train-status").get_by_text("Stopped").wait_for(timeout=5_000)
+    page.screenshot(path=str(SHOTS / "train.png"), full_page=True)
+    page.get_by_role("tab", name="Reconstruct").click()
+    before = image_src(page, "every-model")
+    draw_stroke(page)
+    wait_for_new_image(page, "every-model", before)
+    assert natural_width(page, "every-model") > shipped_only  # one more column: "yours"
+    assert errors_on_page(page) == 0
+
+
+def test_closing_the_page_stops_its_training(page, served_app):
+    import time
+
+    from gradio_client import Client
+
+    other = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
+    other.goto(served_app[1])
+    other.get_by_role("tab", name="Train").click()
+    epochs = other.locator("#train-epochs input[type=number]")
+    epochs.fill("20")
+    epochs.press("Enter")
+    other.locator("#train-btn").click()
+    assert has_image(other, "train-map", timeout=60_000)  # an epoch is done; 19 more would take half a minute
+    other.close()
+    started = time.monotonic()
+    Client(served_app[1], verbose=False).submit("AE", "1", 0, 1, 1000, api_name="/train").result(timeout=120)
+    assert time.monotonic() - started < 12  # the closed page's run gave the one training slot back

@@ -6,6 +6,7 @@
     python -m train report                            # docs/figures/ from the shipped weights
     python -m train spectrum                          # the beta-VAEs' and the CVAE's figures in docs/figures/
     python -m train density weights/mnist-ae          # the AE's code mixture (its export writes it too)
+    python -m train subset                            # the packed MNIST subset the app's live training uses
 
 Each command's flags: python -m train <command> --help (mnist's flags are the assignment's).
 """
@@ -32,9 +33,9 @@ from .celeba import load_celeba
 from .evaluate import evaluate_model, format_result
 from .loop import LoopConfig, RunError, train
 from .report import measure_claims, posterior_analysis, spectrum_figures, write_report_figures
-from .mnist import DataError, load_mnist, read_split
+from .mnist import DataError, load_mnist, pack_subset, read_split
 
-COMMANDS = ("mnist", "celeba", "evaluate", "report", "spectrum", "density")
+COMMANDS = ("mnist", "celeba", "evaluate", "report", "spectrum", "density", "subset")
 MAX_SEED = 2**63 - 1
 MNIST_EXP = "AE-arch=$autoencoder_type($hidden_layer_size)-lr=$lr-ep=$n_epochs"  # the assignment's folder name
 
@@ -121,7 +122,14 @@ def build_parser():
     d.add_argument("weights", help="an AE's weights folder; code_density.safetensors is written there")
     d.add_argument("--seed", type=int, default=8675309, help="the fit's seed (default 8675309, the training seed)")
     d.add_argument("--data_dir", default="data", help="MNIST folder, as for training (default data)")
-    parser.commands = {"mnist": m, "celeba": c, "evaluate": e, "report": r, "spectrum": sp, "density": d}
+    su = sub.add_parser("subset", help="write the packed, binarised MNIST subset the app's Train tab learns from")
+    su.add_argument("--out", default="weights/mnist-subset.safetensors", help="(default %(default)s)")
+    su.add_argument("--n_train", type=int, default=10_000, help="training digits (default 10000)")
+    su.add_argument("--n_test", type=int, default=1_000, help="test digits (default 1000)")
+    su.add_argument("--seed", type=int, default=8675309, help="the choice's seed (default 8675309)")
+    su.add_argument("--data_dir", default="data", help="MNIST folder, as for training (default data)")
+    parser.commands = {"mnist": m, "celeba": c, "evaluate": e, "report": r, "spectrum": sp, "density": d,
+                       "subset": su}
     return parser
 
 
@@ -136,7 +144,8 @@ def parse_args(argv):
     if not argv or argv[0] not in COMMANDS:
         argv.insert(0, "mnist")
     args = parser.parse_args(argv)
-    for flag in ("n_epochs", "batch_size", "n_mc_samples", "latent_size", "hidden_layer_size", "n_samples"):
+    for flag in ("n_epochs", "batch_size", "n_mc_samples", "latent_size", "hidden_layer_size", "n_samples", "n_train",
+                 "n_test"):
         if getattr(args, flag, 1) < 1:
             parser.error(f"--{flag} must be at least 1")
     if getattr(args, "subset", 0) < 0:
@@ -387,6 +396,15 @@ def run_spectrum(args):
     print(f"Figures and spectrum.txt written to {args.out}")
 
 
+def run_subset(args):
+    tensors = pack_subset(load_mnist(args.data_dir), args.n_train, args.n_test, args.seed)
+    with artifacts.atomic_path(args.out) as tmp:
+        save_file(tensors, tmp, metadata={"what": "binarised MNIST (round(pixel / 255)), 8 pixels a byte",
+                                          "seed": str(args.seed)})
+    print(f"Wrote {args.out}: {args.n_train} training and {args.n_test} test digits, "
+          f"{Path(args.out).stat().st_size / 1e6:.2f} MB")
+
+
 def run_density(args):
     model = load_weights(args.weights)
     if model.is_vae or model.latent_size != 2:
@@ -400,7 +418,8 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         return {"mnist": run_mnist, "celeba": run_celeba, "evaluate": run_evaluate,
-                "report": run_report, "spectrum": run_spectrum, "density": run_density}[args.command](args)
+                "report": run_report, "spectrum": run_spectrum, "density": run_density,
+                "subset": run_subset}[args.command](args)
     except (DataError, RunError, WeightsError) as e:
         sys.exit(f"error: {e}")
 

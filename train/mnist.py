@@ -174,3 +174,34 @@ def load_mnist(data_dir, log=print):
         images, labels = read_split(data_dir, split)
         out[split] = (binarize(images), labels)
     return out
+
+
+def pack_subset(data, n_train=10_000, n_test=1_000, seed=8675309):
+    """A seeded random subset of the binarised sets, packed 8 pixels to a byte (np.packbits): what the app's live
+    training ships instead of MNIST (10,000 + 1,000 digits, about 1 MB). -> tensors for safetensors."""
+    g = torch.Generator().manual_seed(seed)
+    out = {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        x, y = data[split]
+        pick = torch.randperm(len(x), generator=g)[:n].sort().values
+        out[f"{split}_bits"] = torch.from_numpy(np.packbits(x[pick].numpy().astype(np.uint8), axis=1))
+        out[f"{split}_labels"] = y[pick].to(torch.uint8)
+    return out
+
+
+def load_subset(path):
+    """What pack_subset wrote -> {"train": (x (N, 784) float of 0s and 1s, y int64), "test": (...)}, or DataError."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        t = load_file(path)
+        out = {}
+        for split in ("train", "test"):
+            bits, labels = t[f"{split}_bits"].numpy(), t[f"{split}_labels"].long()
+            if bits.ndim != 2 or bits.shape[1] != 98 or len(bits) != len(labels):
+                raise ValueError(f"{split}_bits has shape {bits.shape}")
+            out[split] = (torch.from_numpy(np.unpackbits(bits, axis=1)[:, :784].astype(np.float32)), labels)
+        return out
+    except (OSError, SafetensorError, KeyError, ValueError) as e:
+        raise DataError(f"{path} is not a packed MNIST subset ({type(e).__name__}: {e}).") from None

@@ -6,7 +6,7 @@ is checked in `inputs`, and pictures are made in `pictures`.
 """
 import gradio as gr
 
-from . import compare, conditional, faces, latent, reconstruct, sample
+from . import compare, conditional, faces, latent, reconstruct, sample, training
 from .models import Models, load_models, untrained_models
 
 # Every 10 minutes, delete what gradio's cache received or this app wrote more than an hour ago.
@@ -42,10 +42,15 @@ CSS = """
 def build_demo(models: Models, delete_cache=DELETE_CACHE) -> gr.Blocks:
     with gr.Blocks(title="VAE Explorer", delete_cache=delete_cache) as demo:
         gr.Markdown(INTRO)
+        own = gr.State(None)  # the visitor's own model, once trained in the Train tab (training.OwnModel)
         for title, tab in (("Reconstruct", reconstruct), ("Sample", sample), ("Latent space", latent),
-                           ("AE to VAE", compare), ("Conditional VAE", conditional), ("Faces", faces)):
+                           ("AE to VAE", compare), ("Conditional VAE", conditional), ("Train", training),
+                           ("Faces", faces)):
             with gr.Tab(title):
-                tab.create_tab(demo, models)
+                if tab in (reconstruct, sample, training):
+                    tab.create_tab(demo, models, own)
+                else:
+                    tab.create_tab(demo, models)
     # "images": every event that decodes a visitor's image shares these 4 workers, which bounds the memory in use
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo

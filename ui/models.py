@@ -11,6 +11,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
+from train.mnist import DataError, load_subset
 from vae_models import Autoencoder, ConditionalVAE, ConvVAE, WeightsError, load_pretrained
 from vae_models.code_density import fit_code_density, load_code_density
 from vae_models.posterior import DecodedGrid
@@ -50,6 +51,7 @@ class Models:
     faces: ConvVAE | None = None
     spectrum: dict = field(default_factory=dict)  # every unconditional model, AE first, then the VAEs by beta
     conditional: Explorer | None = None  # the conditional VAE (its codes are those given the true labels)
+    subset: dict | None = None  # the packed MNIST subset the Train tab learns from (train.mnist.load_subset)
     examples: list = field(default_factory=list)  # paths of digit_0.png ... digit_9.png
     faces_note: str = ""  # why there is no faces model, for the Faces tab
 
@@ -123,7 +125,14 @@ def load_models(weights, celeba_source=None):
             faces = load_pretrained(ConvVAE, celeba_source)
         except WeightsError as e:
             print(f"Faces tab without a model: {e}")  # for the operator; visitors see `note`, never a path
-    return Models(explorers, faces, spectrum_of(explorers, betas), conditional, examples, note)
+    subset = None
+    if (weights / "mnist-subset.safetensors").exists():
+        try:
+            subset = load_subset(weights / "mnist-subset.safetensors")
+        except DataError as e:
+            print(f"The Train tab has no data: {e}")
+    return Models(explorers, faces, spectrum=spectrum_of(explorers, betas), conditional=conditional,
+                  subset=subset, examples=examples, faces_note=note)
 
 
 def untrained_models(seed=0):
@@ -141,4 +150,9 @@ def untrained_models(seed=0):
     cvae = Explorer.build(CONDITIONAL, ConditionalVAE(hidden_size=16), rng.normal(0, 1, (200, 2)),
                           rng.integers(0, 10, 200))
     faces = ConvVAE(latent_size=4, channels=(4, 8, 8, 8)).eval()
-    return Models(explorers, faces, spectrum_of(explorers, [beta4]), cvae)
+
+    def bits(n):
+        return torch.from_numpy(rng.random((n, 784)) < 0.15).float(), torch.from_numpy(rng.integers(0, 10, n))
+
+    return Models(explorers, faces, spectrum_of(explorers, [beta4]), cvae, subset={"train": bits(2000),
+                                                                                 "test": bits(200)})

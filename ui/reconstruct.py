@@ -47,13 +47,15 @@ def digit_report(explorers, x):
 
 
 @torch.inference_mode()
-def every_model(spectrum, x):
-    """The input and its reconstruction (decoded at the code, or q's mean) by every model of the spectrum, in a row."""
+def every_model(spectrum, x, own=None):
+    """The input and its reconstruction (decoded at the code, or q's mean) by every model of the spectrum, in a row,
+    and by the visitor's own model (trained in the Train tab) last."""
     xt = torch.as_tensor(x).view(1, 784)
     images, captions = [xt.view(1, 28, 28)], ["input"]
-    for name, e in spectrum.items():
-        images.append(e.model.decode(e.model.encode(xt)[0]).view(1, 28, 28))
-        captions.append(name.replace("VAE beta=", "beta "))
+    models = [(name.replace("VAE beta=", "beta "), e.model) for name, e in spectrum.items()]
+    for name, model in models + ([("yours", own.model)] if own is not None else []):
+        images.append(model.decode(model.encode(xt)[0]).view(1, 28, 28))
+        captions.append(name)
     return labelled_strip(torch.stack(images), captions)
 
 
@@ -83,7 +85,7 @@ def report_table(report, source):
     )
 
 
-def create_tab(demo, models):
+def create_tab(demo, models, own):
     explorers, folders = models.explorers, allowed_folders([models.example_folder] if models.examples else [])
     examples = [str(p) for p in models.examples]
     with gr.Row():
@@ -111,7 +113,8 @@ def create_tab(demo, models):
                                      interactive=False, scale=2)
                 posterior = gr.Image(label="VAE: p(z|x), q(z|x)", height=240,
                                      format="png", interactive=False, elem_id="posterior", scale=1)
-            every = gr.Image(label="every model's reconstruction, from the AE (no KL term) to the heaviest KL term",
+            every = gr.Image(label="every model's reconstruction, from the AE (no KL term) to the heaviest KL term; "
+                                   "then yours, once you have trained one (Train tab)",
                              format="png", interactive=False, elem_id="every-model")
             with gr.Row():
                 ae_map = gr.Image(label="AE latent space", value=explorers["AE"].map.image, format="png",
@@ -120,31 +123,31 @@ def create_tab(demo, models):
                                    interactive=False)
     outputs = [seen, ae_recon, vae_recon, numbers, ae_map, vae_map, vae_draws, posterior, every]
 
-    def show(x, source):
+    def show(x, source, yours):
         report = digit_report(explorers, x)
         return {seen: digit_picture(x), ae_recon: report["AE"]["recon"], vae_recon: report["VAE"]["recon"],
                 numbers: report_table(report, source), ae_map: report["AE"]["map"],
                 vae_map: report["VAE"]["map"], vae_draws: report["VAE"]["draws"],
-                posterior: report["VAE"].get("posterior"), every: every_model(models.spectrum, x)}
+                posterior: report["VAE"].get("posterior"), every: every_model(models.spectrum, x, yours)}
 
     @handler
-    def reconstruct_drawing(drawing):
+    def reconstruct_drawing(drawing, yours=None):
         x = drawn_digit(drawing, folders)
         if x is None:  # a cleared canvas: reset quietly
             return {seen: None, ae_recon: None, vae_recon: None, numbers: "Draw a digit, or upload one.",
                     ae_map: explorers["AE"].map.image, vae_map: explorers["VAE"].map.image, vae_draws: None,
                     posterior: None, every: None}
-        return show(x, "your drawing")
+        return show(x, "your drawing", yours)
 
     @handler
-    def reconstruct_upload(payload):
+    def reconstruct_upload(payload, yours=None):
         x, path = upload_digit(payload, folders)
         return show(x, "the uploaded image" + (", read as a photo of paper (lighting flattened, printed lines and "
-                                               "specks removed)" if path == "photo" else ""))
+                                               "specks removed)" if path == "photo" else ""), yours)
 
-    sketch.change(reconstruct_drawing, sketch, outputs, api_name="reconstruct_drawing", trigger_mode="always_last",
-                  concurrency_id="images")
-    upload.change(reconstruct_upload, upload, outputs, api_name="reconstruct_upload", preprocess=False,
+    sketch.change(reconstruct_drawing, [sketch, own], outputs, api_name="reconstruct_drawing",
+                  trigger_mode="always_last", concurrency_id="images")
+    upload.change(reconstruct_upload, [upload, own], outputs, api_name="reconstruct_upload", preprocess=False,
                   concurrency_id="images")
     if examples:
-        demo.load(reconstruct_upload, upload, outputs, api_name=False, preprocess=False)  # the example, at once
+        demo.load(reconstruct_upload, [upload, own], outputs, api_name=False, preprocess=False)  # the example

@@ -18,7 +18,7 @@ def samples_for(model, n, seed, density=None):
     return to_picture(model.decode(z).view(-1, 1, 28, 28), zoom=2)
 
 
-def create_tab(demo, models):
+def create_tab(demo, models, own):
     explorers = models.explorers
     gr.Markdown("The AE and the VAE decode the same points z drawn from the prior N(0, I). What to look for: the "
                 "VAE's samples look like digits of every class, because the KL term made its codes fill the prior; "
@@ -36,16 +36,20 @@ def create_tab(demo, models):
                               elem_id="ae-mixture", visible=explorers["AE"].density is not None)
         vae_samples = gr.Image(label="VAE, z ~ N(0, I) (the same z as the AE's left)", elem_id="vae-samples",
                                format="png", interactive=False)
+        own_samples = gr.Image(label="your model (train one in the Train tab), the same z", elem_id="own-samples",
+                               format="png", interactive=False)
 
     @handler
-    def sample(n, seed):
+    def sample(n, seed, yours=None):
         n, seed = number(n, "The number of samples", 1, 400, True), number(seed, "The seed", 0, MAX_SEED, True)
         ae = explorers["AE"]
         return {ae_samples: samples_for(ae.model, n, seed), vae_samples: samples_for(explorers["VAE"].model, n, seed),
-                ae_mixture: samples_for(ae.model, n, seed, ae.density) if ae.density is not None else None}
+                ae_mixture: samples_for(ae.model, n, seed, ae.density) if ae.density is not None else None,
+                own_samples: samples_for(yours.model, n, seed) if yours is not None else None}
 
-    outputs = [vae_samples, ae_samples, ae_mixture]
-    sample_btn.click(sample, [n_samples, seed], outputs, api_name="sample", preprocess=False)
+    outputs = [vae_samples, ae_samples, ae_mixture, own_samples]
+    inputs = [n_samples, seed, own]
+    sample_btn.click(sample, inputs, outputs, api_name="sample", preprocess=False)
     new_seed.click(lambda: random.randrange(10**6), None, seed, api_name=False).then(
-        sample, [n_samples, seed], outputs, api_name=False, preprocess=False)
-    demo.load(sample, [n_samples, seed], outputs, api_name=False, preprocess=False)
+        sample, inputs, outputs, api_name=False, preprocess=False)
+    demo.load(sample, inputs, outputs, api_name=False, preprocess=False)
