@@ -4,7 +4,7 @@ visitor's own model for the rest of the visit (Reconstruct and Sample show it, l
 
 Fair sharing: one training at a time across all visitors (the others wait in gradio's queue and see their place),
 each run capped at TIME_CAP seconds; Stop, or closing the browser tab, ends a run within a fraction of a second,
-and what was learned up to then is kept.
+and the model as it was at the end of the last finished epoch is kept.
 """
 import copy
 import threading
@@ -22,11 +22,11 @@ from train.loop import LoopConfig, evaluate, make_optimizer, train_epoch
 from vae_models import Autoencoder, decode_grid
 
 from .inputs import MAX_SEED, InputError, choice, number
-from .pictures import png_file, render_map, to_picture
+from .pictures import png_file, to_picture
 
 MAX_EPOCHS = 20
 TIME_CAP = 120.0  # seconds of training a run may take
-CHUNK = 16  # mini-batches between two looks at Stop: a run ends within about 0.2 s of it
+CHUNK = 32  # mini-batches between two looks at Stop: a run ends within about 0.4 s of it
 BETAS = ["0.1", "0.5", "1", "2", "4"]
 _closed = {}  # session hash -> threading.Event, set when that visitor's page is closed
 
@@ -38,24 +38,55 @@ class OwnModel:
     name: str
 
 
-def curves_picture(rows):
-    """BCE and KL per epoch, train and test, in two panels."""
-    fig, axes = plt.subplots(1, 2, figsize=(7.2, 2.8), dpi=90)
-    epochs = [r["epoch"] + 1 for r in rows]
-    for ax, part in zip(axes, ("bce", "kld")):
-        for split, style in (("train", "-o"), ("test", "--o")):
-            ax.plot(epochs, [r[f"{split}_{part}"] for r in rows], style, ms=3, label=split)
-        ax.set(xlabel="epoch", title="BCE (reconstruction)" if part == "bce" else "KL(q(z|x) || N(0, I))")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.title.set_fontsize(9)
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel("nats per image")
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    fig.canvas.draw()
-    image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
-    plt.close(fig)
-    return image
+class LivePlots:
+    """The run's two figures, made once and redrawn each epoch (a new matplotlib figure per epoch would cost about
+    as much as a third of an epoch's training): the loss curves, and the map of the test codes."""
+
+    def __init__(self, labels):
+        self.curves_fig, self.curve_axes = plt.subplots(1, 2, figsize=(7.2, 2.8), dpi=90)
+        self.lines = {}
+        for ax, part in zip(self.curve_axes, ("bce", "kld")):
+            for split, style in (("train", "-o"), ("test", "--o")):
+                self.lines[split, part], = ax.plot([], [], style, ms=3, label=split)
+            ax.set(xlabel="epoch", title="BCE (reconstruction)" if part == "bce" else "KL(q(z|x) || N(0, I))")
+            ax.title.set_fontsize(9)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.grid(alpha=0.3)
+        self.curve_axes[0].set_ylabel("nats per image")
+        self.curve_axes[0].legend(fontsize=8)
+        self.curves_fig.tight_layout()
+        self.map_fig, self.map_ax = plt.subplots(figsize=(5.2, 4.6), dpi=90)
+        self.points = self.map_ax.scatter(np.zeros(len(labels)), np.zeros(len(labels)), c=labels, cmap="tab10", s=4,
+                                          vmin=-0.5, vmax=9.5)
+        self.map_fig.colorbar(self.points, ax=self.map_ax, ticks=range(10), label="digit")
+        self.map_ax.set(xlabel="$z_1$", ylabel="$z_2$")
+        self.map_fig.tight_layout()
+
+    @staticmethod
+    def _picture(fig):
+        fig.canvas.draw()
+        return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+
+    def curves(self, rows):
+        epochs = [r["epoch"] + 1 for r in rows]
+        for (split, part), line in self.lines.items():
+            line.set_data(epochs, [r[f"{split}_{part}"] for r in rows])
+        for ax in self.curve_axes:
+            ax.relim()
+            ax.autoscale_view()
+        return self._picture(self.curves_fig)
+
+    def codes(self, mu, epoch):
+        self.points.set_offsets(mu)
+        lo, hi = np.percentile(mu, 0.5, axis=0), np.percentile(mu, 99.5, axis=0)
+        pad = 0.08 * (hi - lo) + 0.1
+        self.map_ax.set(xlim=(lo[0] - pad[0], hi[0] + pad[0]), ylim=(lo[1] - pad[1], hi[1] + pad[1]),
+                        title=f"the test codes after epoch {epoch + 1}")
+        return self._picture(self.map_fig)
+
+    def close(self):
+        plt.close(self.curves_fig)
+        plt.close(self.map_fig)
 
 
 def create_tab(demo, models, own):
@@ -91,13 +122,13 @@ def create_tab(demo, models, own):
     with gr.Accordion("the numbers, per epoch", open=False):
         metrics = gr.JSON(label="metrics", elem_id="train-metrics")
 
-    def pictures(model, rows, fixed_z):
+    def pictures(model, rows, fixed_z, plots):
         with torch.inference_mode():
             model.eval()
             mu = model.encode(test_x)[0]
             lim = max(2.0, float(np.percentile(mu.abs().numpy(), 95)))  # the AE's codes reach far
             pairs = torch.cat([test_x[:8], model.decode(mu[:8])]).view(-1, 1, 28, 28)
-            out = {curves: curves_picture(rows), codes: render_map(mu.numpy(), test_y.numpy(), "codes").image,
+            out = {curves: plots.curves(rows), codes: plots.codes(mu.numpy(), rows[-1]["epoch"]),
                    grid: to_picture(decode_grid(model, 15, round(lim, 1)), nrow=15),
                    recon: to_picture(pairs, nrow=8, zoom=2),
                    samples: to_picture(model.decode(fixed_z).view(-1, 1, 28, 28), nrow=8, zoom=2)}
@@ -114,12 +145,14 @@ def create_tab(demo, models, own):
             raise gr.Error(str(e)) from None
         session = getattr(request, "session_hash", None)
         closed = _closed[session] = threading.Event()
+        plots = LivePlots(test_y.numpy())
         try:
-            yield from training(kind_, b, seed_, epochs_, size_, closed)
+            yield from training(kind_, b, seed_, epochs_, size_, closed, plots)
         finally:
             _closed.pop(session, None)
+            plots.close()
 
-    def training(kind_, b, seed_, epochs_, size_, closed):
+    def training(kind_, b, seed_, epochs_, size_, closed, plots):
         cfg = LoopConfig(out_dir=".", n_epochs=epochs_, seed=seed_, beta=b, quiet=True)
         torch.manual_seed(seed_)
         model = Autoencoder(kind_.lower())
@@ -142,21 +175,21 @@ def create_tab(demo, models, own):
                 if time.monotonic() - started > TIME_CAP:
                     reason = f"stopped at the {TIME_CAP:.0f}-second limit"
                     break
-                # Stop cancels the run at a yield: each one keeps what was learned so far
-                yield {status: f"Epoch {epoch + 1} of {epochs_}: {done:,} of {size_:,} digits...",
-                       own: OwnModel(copy.deepcopy(model).eval(), f"{name}, {epoch + done / len(order):.1f} epochs")}
+                yield {status: f"Epoch {epoch + 1} of {epochs_}: {done:,} of {size_:,} digits..."}  # Stop acts here
             if reason:
                 break
             train_means = (sums / len(order)).tolist()
             test_means = evaluate(model, test_x, cfg).tolist()
             rows.append({"epoch": epoch, "train_loss": train_means[0], "train_bce": train_means[1],
                          "train_kld": train_means[2], "test_loss": test_means[0], "test_bce": test_means[1],
-                         "test_kld": test_means[2], "seconds": time.monotonic() - t0})
+                         "test_kld": test_means[2]})
             if not all(np.isfinite(v) for v in rows[-1].values()):
                 reason = "stopped: the loss is no longer finite"
                 break
-            yield {**pictures(model, rows, fixed_z), metrics: rows, own: OwnModel(copy.deepcopy(model).eval(),
-                                                                                   f"{name}, {epoch + 1} epochs"),
+            shown = pictures(model, rows, fixed_z, plots)
+            rows[-1]["seconds"] = time.monotonic() - t0  # the epoch, its test pass and its pictures
+            # the visitor's model is a copy made at each epoch's end: Stop keeps the last finished epoch
+            yield {**shown, metrics: rows, own: OwnModel(copy.deepcopy(model).eval(), f"{name}, {epoch + 1} epochs"),
                    status: (f"Epoch {epoch + 1} of {epochs_} ({rows[-1]['seconds']:.1f} s): train BCE "
                             f"{train_means[1]:.1f} + KL {train_means[2]:.2f}; test BCE {test_means[1]:.1f} + KL "
                             f"{test_means[2]:.2f} nats per image.")}
@@ -170,7 +203,8 @@ def create_tab(demo, models, own):
                             concurrency_id="train")
     # the message after the cancellation, so that no update of the stopped run can come after it
     stop_btn.click(None, None, None, cancels=[event], api_name=False).then(
-        lambda: "Stopped; what was learned is kept: Reconstruct and Sample show your model.", None, status,
+        lambda: "Stopped; your model as of its last finished epoch is kept: Reconstruct and Sample show it.", None,
+        status,
         api_name=False)
 
     def page_closed(request: gr.Request):
