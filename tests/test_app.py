@@ -292,3 +292,14 @@ def test_the_cvae_reads_and_restyles_the_example_digits(client):
     assert right >= 8
     with pytest.raises(AppError, match="Upload an image"):
         client.predict(None, api_name="/cvae_restyle_upload")
+
+
+@pytest.mark.parametrize("n, nrow, channels", [(64, 8, 1), (10, 4, 1), (7, 3, 3), (16, None, 3)])
+def test_the_apps_image_grid_is_torchvisions_make_grid(n, nrow, channels):
+    from torchvision.utils import make_grid
+
+    from ui.pictures import to_picture
+
+    x = torch.rand(n, channels, 28, 28)
+    expected = make_grid(x, nrow=nrow or int(np.ceil(np.sqrt(n))), padding=2, pad_value=0.5)
+    assert np.array_equal(to_picture(x, nrow), (expected.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))

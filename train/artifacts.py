@@ -15,7 +15,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 from safetensors.torch import load_file, save_file  # noqa: E402
 from safetensors import safe_open  # noqa: E402
-from torchvision.utils import make_grid, save_image  # noqa: E402
 
 METRIC_COLUMNS = ["epoch", "train_loss", "test_loss", "lr", "train_bce", "train_kld", "test_bce", "test_kld"]
 
@@ -36,12 +35,16 @@ def atomic_path(path):
 
 def save_grid(images, path, nrow=8):
     """images: (N, C, H, W) in [0, 1] -> one PNG grid (torchvision's make_grid + save_image)."""
+    from torchvision.utils import save_image  # here, not at the top: torchvision takes seconds to import (the app)
+
     with atomic_path(path) as tmp:
         save_image(images.detach().float().cpu(), tmp, nrow=nrow, padding=2, pad_value=0.5)
 
 
 def save_class_grids(grids, path, per_row=5):
     """grids: one (n*n, C, H, W) decoded grid per class -> one PNG of the grids side by side, per_row to a row."""
+    from torchvision.utils import make_grid, save_image
+
     n = round(len(grids[0]) ** 0.5)
     tiles = torch.stack([make_grid(g.detach().float().cpu(), nrow=n, padding=1, pad_value=1.0) for g in grids])
     with atomic_path(path) as tmp:
