@@ -253,3 +253,14 @@ def test_closing_the_page_stops_its_training(page, served_app):
     started = time.monotonic()
     Client(served_app[1], verbose=False).submit("AE", "1", 0, 1, 1000, api_name="/train").result(timeout=120)
     assert time.monotonic() - started < 12  # the closed page's run gave the one training slot back
+
+
+def test_the_report_tab_shows_the_report_with_its_figures(page):
+    page.get_by_role("tab", name="Report").click()
+    page.locator("#report").get_by_text("the ELBO estimator").first.wait_for(timeout=10_000)
+    figure = page.locator("#report img").first
+    figure.scroll_into_view_if_needed()
+    page.wait_for_function("() => { const i = document.querySelector('#report img'); return i && i.naturalWidth > 100; }",
+                           timeout=20_000)
+    assert page.locator("#report .katex").count() > 10  # the maths is typeset
+    page.screenshot(path=str(SHOTS / "report.png"))

@@ -161,3 +161,21 @@ def test_old_cache_files_are_deleted(tmp_path, monkeypatch):
         assert not [p for p in written if p.exists()]
     finally:
         demo.close()
+
+
+def test_the_report_figures_are_served_and_nothing_else_of_the_repository(served_app):
+    import urllib.error
+    import urllib.request
+
+    from ui.report import FIGURES, report_markdown
+
+    url = served_app[1].rstrip("/")
+    figure = FIGURES / "rate_distortion.png"
+    assert f"/gradio_api/file={figure}" in report_markdown()
+    with urllib.request.urlopen(f"{url}/gradio_api/file={figure}", timeout=10) as r:
+        assert r.status == 200 and r.read(8) == b"\x89PNG\r\n\x1a\n"
+    for path in (ROOT / "app.py", ROOT / "docs" / "REPORT.md", ROOT / "weights" / "mnist-vae" / "model.safetensors",
+                 FIGURES / ".." / ".." / "app.py", "/etc/passwd"):
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(f"{url}/gradio_api/file={path}", timeout=10)
+        assert e.value.code in (403, 404), path

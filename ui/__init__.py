@@ -6,7 +6,7 @@ is checked in `inputs`, and pictures are made in `pictures`.
 """
 import gradio as gr
 
-from . import compare, conditional, faces, latent, reconstruct, sample, training
+from . import compare, conditional, faces, latent, reconstruct, report, sample, training
 from .models import Models, load_models, untrained_models
 
 # Every 10 minutes, delete what gradio's cache received or this app wrote more than an hour ago.
@@ -45,7 +45,7 @@ def build_demo(models: Models, delete_cache=DELETE_CACHE) -> gr.Blocks:
         own = gr.State(None)  # the visitor's own model, once trained in the Train tab (training.OwnModel)
         for title, tab in (("Reconstruct", reconstruct), ("Sample", sample), ("Latent space", latent),
                            ("AE to VAE", compare), ("Conditional VAE", conditional), ("Train", training),
-                           ("Faces", faces)):
+                           ("Faces", faces), ("Report", report)):
             with gr.Tab(title):
                 if tab in (reconstruct, sample, training):
                     tab.create_tab(demo, models, own)
@@ -57,8 +57,10 @@ def build_demo(models: Models, delete_cache=DELETE_CACHE) -> gr.Blocks:
 
 
 def launch(demo, **kwargs):
-    """demo.launch with what the page needs: its script and style, and the upload size limit."""
-    return demo.launch(js=BRUSH_READY, css=CSS, max_file_size=MAX_FILE_SIZE, **kwargs)
+    """demo.launch with what the page needs: its script and style, the upload size limit, and the report's figures
+    (docs/figures/, the only folder of the repository served)."""
+    return demo.launch(js=BRUSH_READY, css=CSS, max_file_size=MAX_FILE_SIZE, allowed_paths=[str(report.FIGURES)],
+                       **kwargs)
 
 
 __all__ = ["DELETE_CACHE", "MAX_FILE_SIZE", "launch", "Models", "build_demo", "load_models", "untrained_models"]

@@ -13,13 +13,12 @@ from .sample import samples_for
 SPECTRUM = """The loss of a beta-VAE is BCE + beta * KL. At beta = 0 nothing pulls the codes to the prior: that is the
 AE. Each step right weighs the KL term more. What to look for, model by model: the map's arms (AE, small beta) become
 a round cloud that fills N(0, I) (beta 1 and more), so the grid over [-2, 2]^2 and the samples from N(0, I) become
-digits of every class; with beta 2 and 4 the cloud gets tighter and the grid's digits blurrier and fewer (thin
-strokes and rare styles are given up: the KL, the rate, falls). On the plot: each VAE's rate R (KL) and distortion
+digits of every class; with beta 2 and 4 the cloud gets tighter (the KL, the rate, falls) and the 4s get little
+room on the grid, squeezed between 9s and 5s. On the plot: each VAE's rate R (KL) and distortion
 D (BCE), on the test set and on the training set; the grey lines join points of equal D + R, the negative ELBO. As
 beta grows the rate falls and the training distortion rises, as theory says; the test distortion does not follow,
 because the smaller the beta, the more the model overfits (its train-test gap in BCE shrinks from 15 nats at
-beta 0.1 to 8 at beta 4). The numbers are in the table; the project's report (docs/REPORT.md in its source)
-discusses them."""
+beta 0.1 to 8 at beta 4). The numbers are in the table; the Report tab discusses them."""
 
 
 def metrics_table(spectrum):

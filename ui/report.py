@@ -1,0 +1,21 @@
+"""Report tab: docs/REPORT.md, the project's written answers and measurements, with its figures, in the page."""
+from pathlib import Path
+
+import gradio as gr
+
+ROOT = Path(__file__).resolve().parents[1]
+REPORT = ROOT / "docs" / "REPORT.md"
+FIGURES = ROOT / "docs" / "figures"  # the one folder of the repository the app serves files from (launch's allowed_paths)
+LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
+
+
+def report_markdown(report=REPORT, figures=FIGURES):
+    """The report's text with its figure links pointing at gradio's file route."""
+    return report.read_text().replace("](figures/", f"](/gradio_api/file={figures}/")
+
+
+def create_tab(demo, models):
+    if not REPORT.exists():
+        gr.Markdown("The report (docs/REPORT.md) is not part of this copy of the app.")
+        return
+    gr.Markdown(report_markdown(), latex_delimiters=LATEX, elem_id="report")
