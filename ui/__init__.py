@@ -36,6 +36,12 @@ BRUSH_READY = """() => {
 CSS = """
 .digit-sketch button[aria-label="Pan"], .digit-sketch button[aria-label="Zoom in"],
 .digit-sketch button[aria-label="Zoom out"], .digit-sketch button[aria-label="Color"] { display: none !important; }
+/* numbers tables: whole words in every cell; a narrow screen scrolls the table instead of breaking "BCE" apart */
+#numbers table { display: block; overflow-x: auto; font-size: 0.9em; }
+#numbers th, #numbers td { white-space: nowrap; word-break: keep-all; padding: 4px 8px; }
+/* a 28x28 upload (the examples) is shown as large as its box, pixel for pixel, not at its native 28 pixels */
+#upload img, #cvae-upload img { width: 100% !important; height: 100% !important; object-fit: contain;
+  image-rendering: pixelated; }
 """
 
 

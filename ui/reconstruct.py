@@ -81,7 +81,9 @@ def report_table(report, source):
         f"The VAE's BCE is averaged over L = {ELBO_SAMPLES} samples z ~ q(z|x); the AE's is at its single code. "
         "The red cross marks the code (at the map's edge if it lies outside); the red ellipse is the VAE's 2-sigma "
         "posterior, often smaller than the cross. A 2-D code cannot keep every digit apart: 4 and 9, 3, 5 and 8 "
-        "overlap on both maps, so a drawn 4 may come back as a 9."
+        "overlap on both maps, so a drawn 4 may come back as a 9. The row of every model runs from the AE (no KL "
+        "term) to the VAE whose KL term weighs most (beta 4), then your own model once you have trained one (Train "
+        "tab)."
     )
 
 
@@ -97,10 +99,12 @@ def create_tab(demo, models, own):
                                   brush=gr.Brush(default_size=14, colors=["#000000"], color_mode="fixed"))
             # the key result right under the input: on a phone the columns stack, and this stays in view
             with gr.Row():
-                seen = gr.Image(label="Input, 28x28", height=160, elem_id="seen", format="png",
-                                interactive=False)
-                ae_recon = gr.Image(label="AE", height=160, format="png", interactive=False)
-                vae_recon = gr.Image(label="VAE", height=160, format="png", interactive=False)
+                # min_width: the three stay side by side on a phone, the input between its reconstructions' reach
+                # (no buttons on these three: on a phone they would cover the labels)
+                small = dict(height=160, format="png", interactive=False, min_width=60, buttons=[])
+                seen = gr.Image(label="Input, 28x28", elem_id="seen", **small)
+                ae_recon = gr.Image(label="AE", **small)
+                vae_recon = gr.Image(label="VAE", **small)
             upload = gr.Image(label="...or upload an image", elem_id="upload", type="filepath", image_mode=None,
                               sources=["upload", "clipboard"], height=200,
                               value=examples[7] if len(examples) > 7 else None)
@@ -113,8 +117,7 @@ def create_tab(demo, models, own):
                                      interactive=False, scale=2)
                 posterior = gr.Image(label="VAE: p(z|x), q(z|x)", height=240,
                                      format="png", interactive=False, elem_id="posterior", scale=1)
-            every = gr.Image(label="every model's reconstruction, from the AE (no KL term) to the heaviest KL term; "
-                                   "then yours, once you have trained one (Train tab)",
+            every = gr.Image(label="every model: AE, beta 0.1 ... 4, yours", buttons=[],
                              format="png", interactive=False, elem_id="every-model")
             with gr.Row():
                 ae_map = gr.Image(label="AE latent space", value=explorers["AE"].map.image, format="png",
