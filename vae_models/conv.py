@@ -6,12 +6,10 @@ against the pixel intensity); its absolute value is not a normalised log-likelih
 output towards the pixel, and BCE and KL are reported apart.
 """
 import numpy as np
-import torch
 from PIL import Image
 from torch import nn
-from huggingface_hub import PyTorchModelHubMixin
 
-from .elbo import reparameterize
+from .base import LatentVariableModel
 
 
 # CelebA's aligned faces are 178x218; their central 148x148 square is one common crop for 64x64 models (108 and 140
@@ -39,7 +37,7 @@ def _up(c_in, c_out):
     return nn.Sequential(nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2))
 
 
-class ConvVAE(nn.Module, PyTorchModelHubMixin):
+class ConvVAE(LatentVariableModel):
     """(B, 3, 64, 64) -> four stride-2 convolutions -> (B, 256, 4, 4) -> fc -> mu, logvar (B, latent_size),
     and the mirror image of transposed convolutions back to (B, 3, 64, 64) logits."""
 
@@ -63,31 +61,15 @@ class ConvVAE(nn.Module, PyTorchModelHubMixin):
             nn.ConvTranspose2d(r[-1], image_channels, 4, 2, 1),
         )
 
-    @property
-    def is_vae(self):
-        return True  # always: a property, as on Autoencoder, so every model answers the same way
-
-    def encode(self, x):
+    def encode(self, x, y=None):
         """x: (B, 3, 64, 64) in [0, 1] -> mu, logvar, each (B, latent_size)."""
         h = self.encoder(x).flatten(1)
         return self.fc_mu(h), self.fc_logvar(h)
 
-    def sample(self, mu, logvar, n_samples=1, generator=None):
-        """z ~ q(z|x) by reparameterisation: (B, n) -> (L, B, n)."""
-        return reparameterize(mu, logvar, n_samples, generator)
-
-    def decode_logits(self, z):
+    def decode_logits(self, z, y=None):
         """z: (..., latent_size) -> logits (..., 3, 64, 64)."""
         lead = z.shape[:-1]
         h = self.fc_dec(z.reshape(-1, z.shape[-1])).view(-1, *self.top_shape)
         return self.decoder(h).view(*lead, *self.image_shape)
 
-    def decode(self, z):
-        """z: (..., latent_size) -> pixel means in (0, 1), (..., 3, 64, 64)."""
-        return torch.sigmoid(self.decode_logits(z))
 
-    def forward(self, x, n_samples=1):
-        """x: (B, 3, 64, 64) -> logits (L, B, 3, 64, 64), mu, logvar (B, latent_size)."""
-        mu, logvar = self.encode(x)
-        z = self.sample(mu, logvar, n_samples)
-        return self.decode_logits(z), mu, logvar

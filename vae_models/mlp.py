@@ -2,12 +2,11 @@
 import torch
 import torch.nn.functional as F
 from torch import nn
-from huggingface_hub import PyTorchModelHubMixin
 
-from .elbo import reparameterize
+from .base import LatentVariableModel
 
 
-class Autoencoder(nn.Module, PyTorchModelHubMixin):
+class Autoencoder(LatentVariableModel):
     """784 -> fc -> ReLU -> 512 -> fc -> 2 -> fc -> ReLU -> 512 -> fc -> Sigmoid -> 784.
 
     kind="ae" is the deterministic autoencoder; kind="vae" adds one fc 512 -> 2 for the log-variance and samples
@@ -29,10 +28,6 @@ class Autoencoder(nn.Module, PyTorchModelHubMixin):
         self.fc3 = nn.Linear(latent_size + self.n_classes, hidden_size)
         self.fc4 = nn.Linear(hidden_size, data_size)
 
-    @property
-    def is_vae(self):
-        return self.kind != "ae"
-
     def with_label(self, t, y):
         """t (..., n) -> t with the one-hot label y appended, (..., n + n_classes); t itself for an unconditional
         model. y: (B,) matching t's second-to-last dimension, or one label (a 0-d tensor or int) for every row."""
@@ -48,24 +43,11 @@ class Autoencoder(nn.Module, PyTorchModelHubMixin):
         h = torch.relu(self.fc1(self.with_label(x.flatten(1), y)))
         return self.fc_mu(h), (self.fc_logvar(h) if self.is_vae else None)
 
-    def sample(self, mu, logvar, n_samples=1, generator=None):
-        """z ~ q(z|x) by reparameterisation: (B, 2) -> (L, B, 2); the AE's z is mu."""
-        return reparameterize(mu, logvar, n_samples, generator)
-
     def decode_logits(self, z, y=None):
         """z: (..., 2) (and labels y for the CVAE) -> Bernoulli logits (..., 784); the loss works on these for
         numerical safety."""
         return self.fc4(torch.relu(self.fc3(self.with_label(z, y))))
 
-    def decode(self, z, y=None):
-        """z: (..., 2) -> pixel probabilities lambda in (0, 1), shape (..., 784)."""
-        return torch.sigmoid(self.decode_logits(z, y))
-
-    def forward(self, x, n_samples=1, y=None):
-        """x: (B, 784) -> logits (L, B, 784), mu (B, 2), logvar (B, 2) or None."""
-        mu, logvar = self.encode(x, y)
-        z = self.sample(mu, logvar, n_samples)
-        return self.decode_logits(z, y), mu, logvar
 
 
 class ConditionalVAE(Autoencoder):
