@@ -94,7 +94,8 @@ def test_a_drawing_on_the_sketchpad_is_reconstructed(client, images, tmp_path):
 
 
 def test_the_ae_samples_from_its_code_mixture_as_well(client):
-    vae, ae_prior, ae_mixture = client.predict(16, 3, api_name="/sample")
+    vae, ae_prior, ae_mixture, yours = client.predict(16, 3, api_name="/sample")
+    assert yours is None  # this visitor has trained no model
     pictures = [np.asarray(Image.open(p)) for p in (vae, ae_prior, ae_mixture)]
     assert all(p.shape == pictures[0].shape for p in pictures) and not np.array_equal(pictures[1], pictures[2])
 
@@ -303,3 +304,15 @@ def test_the_apps_image_grid_is_torchvisions_make_grid(n, nrow, channels):
     x = torch.rand(n, channels, 28, 28)
     expected = make_grid(x, nrow=nrow or int(np.ceil(np.sqrt(n))), padding=2, pad_value=0.5)
     assert np.array_equal(to_picture(x, nrow), (expected.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
+
+
+def test_the_cvae_reads_a_drawn_one_and_a_cleared_canvas_quietly(client, tmp_path):
+    canvas = np.full((280, 280, 4), 255, np.uint8)
+    canvas[60:220, 130:150, :3] = 0  # a black vertical stroke: a "1"
+    Image.fromarray(canvas).save(tmp_path / "one.png")
+    sketch = {"background": None, "layers": [], "composite": handle_file(str(tmp_path / "one.png"))}
+    guess, strip, note = client.predict(sketch, api_name="/cvae_restyle_drawing")
+    assert guess["label"] == "1" and "Read as a 1" in note and strip is not None
+    empty = {"background": None, "layers": [], "composite": None}
+    guess, strip, note = client.predict(empty, api_name="/cvae_restyle_drawing")
+    assert strip is None and "Draw a digit" in note

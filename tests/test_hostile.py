@@ -170,12 +170,13 @@ def test_the_report_figures_are_served_and_nothing_else_of_the_repository(served
     from ui.report import FIGURES, report_markdown
 
     url = served_app[1].rstrip("/")
-    figure = FIGURES / "rate_distortion.png"
-    assert f"/gradio_api/file={figure}" in report_markdown()
-    with urllib.request.urlopen(f"{url}/gradio_api/file={figure}", timeout=10) as r:
+    text = report_markdown()
+    assert "/gradio_api/file=docs/figures/rate_distortion.png" in text and str(ROOT) not in text  # no server path
+    with urllib.request.urlopen(f"{url}/gradio_api/file=docs/figures/rate_distortion.png", timeout=10) as r:
         assert r.status == 200 and r.read(8) == b"\x89PNG\r\n\x1a\n"
     for path in (ROOT / "app.py", ROOT / "docs" / "REPORT.md", ROOT / "weights" / "mnist-vae" / "model.safetensors",
-                 FIGURES / ".." / ".." / "app.py", "/etc/passwd"):
+                 FIGURES / ".." / ".." / "app.py", "/etc/passwd", "app.py", "docs/REPORT.md",
+                 "docs/figures/../../app.py", "weights/mnist-vae/model.safetensors"):
         with pytest.raises(urllib.error.HTTPError) as e:
             urllib.request.urlopen(f"{url}/gradio_api/file={path}", timeout=10)
         assert e.value.code in (403, 404), path

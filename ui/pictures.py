@@ -27,6 +27,8 @@ def to_picture(images, nrow=None, zoom=1, padding=2, pad_value=0.5):
     here because importing torchvision costs the app's start about 3 seconds."""
     images = images.detach().float().cpu().numpy()
     n, c, h, w = images.shape
+    if n == 1:  # as make_grid: one image alone, without a frame
+        padding = 0
     nrow = min(nrow or math.ceil(math.sqrt(n)), n)
     rows = math.ceil(n / nrow)
     grid = np.full((rows * (h + padding) + padding, nrow * (w + padding) + padding, 3), pad_value, np.float32)

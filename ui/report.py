@@ -1,4 +1,5 @@
 """Report tab: docs/REPORT.md, the project's written answers and measurements, with its figures, in the page."""
+import os
 from pathlib import Path
 
 import gradio as gr
@@ -10,8 +11,12 @@ LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": 
 
 
 def report_markdown(report=REPORT, figures=FIGURES):
-    """The report's text with its figure links pointing at gradio's file route."""
-    return report.read_text().replace("](figures/", f"](/gradio_api/file={figures}/")
+    """The report's text with its figure links pointing at gradio's file route, by a path relative to the server's
+    working folder (the repository's root, where `python app.py` and a Space run): the page never shows the
+    server's absolute paths. Started from elsewhere, the absolute path is the only one gradio resolves."""
+    relative = os.path.relpath(figures)
+    where = figures if relative.startswith("..") else Path(relative).as_posix()
+    return report.read_text().replace("](figures/", f"](/gradio_api/file={where}/")
 
 
 def create_tab(demo, models):
