@@ -161,7 +161,7 @@ class CapturedStep:
     as a CUDA graph and replayed for every batch: one launch instead of a few hundred small ones, which on a GPU bound
     the step of models this small.
 
-    A replay computes what the eager step computes (tests/test_gpu.py compares losses and gradients):
+    A replay computes what the eager step computes (tests/test_captured_step.py compares losses and gradients):
     - the batch is gathered from the data set in GPU memory through a static index buffer;
     - the reparameterisation noise comes from torch's CUDA generator, whose offset each replay advances, so it differs
       from step to step and a checkpoint's RNG state continues it exactly;
