@@ -48,7 +48,9 @@ CSS = """
 def build_demo(models: Models, delete_cache=DELETE_CACHE) -> gr.Blocks:
     with gr.Blocks(title="VAE Explorer", delete_cache=delete_cache) as demo:
         gr.Markdown(INTRO)
-        own = gr.State(None)  # the visitor's own model, once trained in the Train tab (training.OwnModel)
+        # the visitor's own model, once trained in the Train tab (training.OwnModel): about 3 MB a visitor, so it is
+        # dropped an hour after it was last set
+        own = gr.State(None, time_to_live=3600)
         for title, tab in (("Reconstruct", reconstruct), ("Sample", sample), ("Latent space", latent),
                            ("AE to VAE", compare), ("Conditional VAE", conditional), ("Train", training),
                            ("Faces", faces), ("Report", report)):
