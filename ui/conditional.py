@@ -50,14 +50,14 @@ def create_tab(demo, models):
                               sources=["upload", "clipboard"], elem_id="cvae-upload")
         with gr.Column():
             guess = gr.Label(label="the CVAE's reading of it: p(y|x)", num_top_classes=3, elem_id="cvae-guess")
-            restyled = gr.Image(label="your input (left), then its code z decoded as 0, 1, ..., 9",
-                                format="png", interactive=False, elem_id="cvae-restyled")
+            restyled = gr.Image(label="as 0, 1, ..., 9", format="png", interactive=False, elem_id="cvae-restyled",
+                                buttons=[])
             note = gr.Markdown()
 
-    gr.Markdown("### The style manifold of one digit: z over [-2, 2]^2, decoded with the same label")
+    gr.Markdown("### The style manifold of one digit: z over [-2, 2]^2, decoded with the same label (z1 grows to "
+                "the right, z2 upwards; the same z gives the same style for every digit)")
     grid_digit = gr.Radio(DIGITS, value="7", label="digit", elem_id="cvae-grid-digit")
-    style_grid = gr.Image(label="z1 grows to the right, z2 upwards; the same z gives the same style for every "
-                                "digit", format="png", interactive=False, elem_id="cvae-grid")
+    style_grid = gr.Image(label="style grid", format="png", interactive=False, elem_id="cvae-grid")
 
     @handler
     @torch.inference_mode()
@@ -77,7 +77,7 @@ def create_tab(demo, models):
         strip = torch.cat([torch.as_tensor(x).view(1, 1, 28, 28), every.view(-1, 1, 28, 28)])
         return {guess: {DIGITS[k]: float(p) for k, p in enumerate(probs)},
                 restyled: to_picture(strip, nrow=len(strip), zoom=3),
-                note: (f"Input: {source}. Read as a {best} ({100 * probs[best]:.1f}%): its code z = "
+                note: (f"Input: {source} (left in the row). Read as a {best} ({100 * probs[best]:.1f}%): its code z = "
                        f"({mu[0, 0]:.2f}, {mu[0, 1]:.2f}) from q(z|x, y = {best}), decoded with every label. "
                        f"log p(x|y = {best}) = {log_lik[best]:.1f} nats.")}
 
