@@ -252,12 +252,12 @@ def run_mnist(args):
         model = Autoencoder(args.autoencoder_type, hidden_size=args.hidden_layer_size, latent_size=args.latent_size)
     name = f"{args.autoencoder_type.upper()} ({args.hidden_layer_size})" + (f", beta {args.beta:g}"
                                                                             if args.beta != 1 else "")
-    labels_if = (lambda y: y) if conditional else (lambda y: None)
-    rows = train(model, train_x, test_x, cfg, f"MNIST {name}", labels_if(train_y), labels_if(test_y))
+    given_y = (train_y, test_y) if conditional else (None, None)  # labels go in only for the conditional model
+    rows = train(model, train_x, test_x, cfg, f"MNIST {name}", *given_y)
 
     # The codes of the test set and the decoded latent grid, then the weights the app loads.
     model = model.cpu().eval()
-    mu, logvar = encode_all(model, test_x, labels_if(test_y))
+    mu, logvar = encode_all(model, test_x, given_y[1])
     out, last = cfg.out_dir, rows[-1]["epoch"]
     files = [out / f for f in ("perf_metrics.csv", "loss_curve.png", f"reconstruction_{last}.png",
                                f"sample_{last}.png")]
