@@ -50,8 +50,9 @@ def create_tab(demo, models):
                               sources=["upload", "clipboard"], elem_id="cvae-upload")
         with gr.Column():
             guess = gr.Label(label="the CVAE's reading of it: p(y|x)", num_top_classes=3, elem_id="cvae-guess")
-            restyled = gr.Image(label="as 0, 1, ..., 9", format="png", interactive=False, elem_id="cvae-restyled",
-                                buttons=[])
+            # no label badge: on a strip this thin it would cover the digits; the note under it says what it is
+            restyled = gr.Image(label="as 0, 1, ..., 9", show_label=False, format="png", interactive=False,
+                                elem_id="cvae-restyled", buttons=[])
             note = gr.Markdown()
 
     gr.Markdown("### The style manifold of one digit: z over [-2, 2]^2, decoded with the same label (z1 grows to "

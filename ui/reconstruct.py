@@ -117,7 +117,8 @@ def create_tab(demo, models, own):
                                      interactive=False, scale=2)
                 posterior = gr.Image(label="VAE: p(z|x), q(z|x)", height=240,
                                      format="png", interactive=False, elem_id="posterior", scale=1)
-            every = gr.Image(label="every model: AE, beta 0.1 ... 4, yours", buttons=[],
+            # no label badge over this thin strip: each digit has its model's name under it
+            every = gr.Image(label="every model: AE, beta 0.1 ... 4, yours", show_label=False, buttons=[],
                              format="png", interactive=False, elem_id="every-model")
             with gr.Row():
                 ae_map = gr.Image(label="AE latent space", value=explorers["AE"].map.image, format="png",

@@ -59,7 +59,7 @@ class LivePlots:
         self.points = self.map_ax.scatter(np.zeros(len(labels)), np.zeros(len(labels)), c=labels, cmap="tab10", s=4,
                                           vmin=-0.5, vmax=9.5)
         self.map_fig.colorbar(self.points, ax=self.map_ax, ticks=range(10), label="digit")
-        self.map_ax.set(xlabel="$z_1$", ylabel="$z_2$")
+        self.map_ax.set(xlabel="$z_1$", ylabel="$z_2$", title="the test codes after epoch 1")  # room for the title
         self.map_fig.tight_layout()
 
     @staticmethod
