@@ -6,7 +6,7 @@ is checked in `inputs`, and pictures are made in `pictures`.
 """
 import gradio as gr
 
-from . import compare, conditional, faces, latent, reconstruct, report, sample, training
+from . import compare, conditional, explorer, faces, latent, reconstruct, report, sample, training
 from .models import Models, load_models, untrained_models
 
 # Every 10 minutes, delete what gradio's cache received or this app wrote more than an hour ago.
@@ -65,10 +65,11 @@ def build_demo(models: Models, delete_cache=DELETE_CACHE) -> gr.Blocks:
 
 
 def launch(demo, **kwargs):
-    """demo.launch with what the page needs: its script and style, the upload size limit, and the report's figures
-    (docs/figures/, the only folder of the repository served)."""
-    return demo.launch(js=BRUSH_READY, css=CSS, max_file_size=MAX_FILE_SIZE, allowed_paths=[str(report.FIGURES)],
-                       **kwargs)
+    """demo.launch with what the page needs: its script and style, the upload size limit, the report's figures
+    (docs/figures/, the only folder of the repository served) and the decoders exported for the page (explorer.FOLDER,
+    a cache folder holding only those files)."""
+    return demo.launch(js=BRUSH_READY, css=CSS, max_file_size=MAX_FILE_SIZE,
+                       allowed_paths=[str(report.FIGURES), str(explorer.FOLDER)], **kwargs)
 
 
 __all__ = ["DELETE_CACHE", "MAX_FILE_SIZE", "launch", "Models", "build_demo", "load_models", "untrained_models"]

@@ -7,6 +7,8 @@ import torch
 
 from vae_models import decode_grid, lerp_path
 
+from .explorer import explorer, export, grid_js, pin_js
+from .explorer import value as explorer_value
 from .inputs import allowed_folders, choice, handler, number, upload_digit
 from .pictures import digit_picture, draw_map, to_picture
 from .reconstruct import encode_digit
@@ -27,19 +29,17 @@ def create_tab(demo, models):
     with gr.Row():
         grid_n = gr.Slider(2, 40, value=20, step=1, label="grid points a side")
         grid_lim = gr.Slider(0.5, MAX_LIM, value=2.0, step=0.5, label="range: [-r, r]^2")
-    with gr.Row():
-        grid_img = gr.Image(label="decoded grid (z1 grows to the right, z2 upwards)", elem_id="grid-img",
-                            format="png", interactive=False)
-        grid_map = gr.Image(label="test-set codes and the grid's square", format="png", interactive=False)
-    gr.Markdown("### Pick a point: drag the sliders or click on the map")
+    descriptions = {name: export(e) for name, e in explorers.items()}  # each model's decoder file for the page
+    view = explorer(descriptions["VAE"], elem_id="latent-explorer")
+    gr.Markdown("Or pick a point exactly: the sliders (the arrow keys move them by 0.01)")
     start_map = explorers["VAE"].map
     with gr.Row():
-        with gr.Column():
-            z1 = gr.Slider(*slider_span(start_map.xlim), value=0, step=0.01, label="z1", elem_id="z1")
-            z2 = gr.Slider(*slider_span(start_map.ylim), value=0, step=0.01, label="z2", elem_id="z2")
-            point_digit = gr.Image(label="decoded digit", height=200, format="png", interactive=False,
-                                   elem_id="point-digit")
-        point_map = gr.Image(label="click anywhere on the map", elem_id="point-map", format="png", interactive=False)
+        z1 = gr.Slider(*slider_span(start_map.xlim), value=0, step=0.01, label="z1", elem_id="z1")
+        z2 = gr.Slider(*slider_span(start_map.ylim), value=0, step=0.01, label="z2", elem_id="z2")
+    # The server's own decodes, for API clients (/latent_grid, /decode_point); the page decodes in the browser.
+    with gr.Row(visible=False):
+        grid_img, grid_map, point_digit, point_map = (gr.Image(format="png", interactive=False) for _ in range(4))
+        api_only = gr.Button()
     gr.Markdown("### Interpolate between two digits (the straight line between their codes)")
     with gr.Row():
         start, end = (gr.Image(label=label, type="filepath", image_mode=None, height=160,
@@ -52,20 +52,20 @@ def create_tab(demo, models):
                             elem_id="interp-strip", format="png", interactive=False)
     interp_map = gr.Image(label="the path on the map", format="png", interactive=False)
 
-    def explorer(name):
+    def model_of(name):
         return explorers[choice(name, "The model", names)]
 
     @handler
     @torch.inference_mode()
     def latent_grid(name, n, lim):
-        e = explorer(name)
+        e = model_of(name)
         n, lim = number(n, "The grid size", 2, 40, True), number(lim, "The range", 0.01, MAX_LIM)
         return {grid_img: to_picture(decode_grid(e.model, n, lim), nrow=n), grid_map: draw_map(e.map, square=lim)}
 
     @handler
     @torch.inference_mode()
     def decode_point(name, a, b):
-        e = explorer(name)
+        e = model_of(name)
         # each model's own map range (the AE's codes reach much further than the VAE's), widened a little
         (lo1, hi1), (lo2, hi2) = (slider_span(lim) for lim in (e.map.xlim, e.map.ylim))
         a, b = number(a, "z1", min(lo1, -MAX_LIM), max(hi1, MAX_LIM)), number(b, "z2", min(lo2, -MAX_LIM),
@@ -76,7 +76,7 @@ def create_tab(demo, models):
     @handler
     def slider_ranges(name, a, b):
         """The z1, z2 sliders span the chosen model's map; their values are kept where they fit."""
-        m = explorer(name).map
+        m = model_of(name).map
         out = {}
         for slider, lim, v in ((z1, m.xlim, a), (z2, m.ylim, b)):
             lo, hi = slider_span(lim)
@@ -88,16 +88,24 @@ def create_tab(demo, models):
         return out
 
     @handler
-    def pick_on_map(name, evt: gr.SelectData):
-        """A click on the map -> the latent point under it (for the sliders), its digit and the marked map."""
-        m = explorer(name).map
-        a, b = (round(v, 2) for v in m.clamp(*m.to_latent(*evt.index)))  # a click in the margin: nearest edge
-        return {z1: a, z2: b, **decode_point.__wrapped__(name, a, b)}
+    def show_model(name, a, b, n, lim):
+        """The explorer shows the chosen model, pinned where the sliders are, with the grid the sliders set."""
+        e = model_of(name)
+        a, b = e.map.clamp(number(a, "z1", -1e9, 1e9), number(b, "z2", -1e9, 1e9))
+        grid = number(n, "The grid size", 2, 40, True), number(lim, "The range", 0.01, MAX_LIM)
+        return {view: explorer_value(descriptions[e.name], (a, b), grid)}
+
+    @handler
+    def pinned(name, evt: gr.EventData):
+        """A click (or a lifted finger) on the page's map -> the sliders, on the plotted square and their steps."""
+        m = model_of(name).map
+        a, b = m.clamp(number(evt._data.get("z1"), "z1", -1e9, 1e9), number(evt._data.get("z2"), "z2", -1e9, 1e9))
+        return {z1: round(a, 2), z2: round(b, 2)}
 
     @handler
     @torch.inference_mode()
     def interpolate(name, path_a, path_b, n):
-        e = explorer(name)
+        e = model_of(name)
         n = number(n, "The number of steps", 2, 30, True)
         xs = [upload_digit(p, folders)[0] for p in (path_a, path_b)]
         a, b = (encode_digit(e.model, x)[0] for x in xs)
@@ -106,17 +114,19 @@ def create_tab(demo, models):
         strip = torch.cat([ends[0], e.model.decode(path).view(-1, 1, 28, 28), ends[1]])
         return {interp_strip: to_picture(strip, nrow=n + 2, zoom=3), interp_map: draw_map(e.map, path=path.tolist())}
 
-    grid_inputs = [model_pick, grid_n, grid_lim]
-    for trigger in (model_pick.change, grid_n.release, grid_lim.release):
-        trigger(latent_grid, grid_inputs, [grid_img, grid_map], api_name=False, preprocess=False)
-    demo.load(latent_grid, grid_inputs, [grid_img, grid_map], api_name="latent_grid", preprocess=False)
-    point_outputs = [point_digit, point_map]
+    # In the page, without the server: the grid follows its sliders while they move, the pinned point follows z1, z2.
+    for slider in (grid_n, grid_lim):
+        for trigger in (slider.input, slider.change):
+            trigger(None, [grid_n, grid_lim], None, js=grid_js("latent-explorer"))
     for slider in (z1, z2):
-        slider.input(decode_point, [model_pick, z1, z2], point_outputs, api_name=False, preprocess=False)
-    demo.load(decode_point, [model_pick, z1, z2], point_outputs, api_name="decode_point", preprocess=False)
+        slider.change(None, [z1, z2], None, js=pin_js("latent-explorer"))
     model_pick.change(slider_ranges, [model_pick, z1, z2], [z1, z2], api_name=False, preprocess=False).then(
-        decode_point, [model_pick, z1, z2], point_outputs, api_name=False, preprocess=False)
-    point_map.select(pick_on_map, model_pick, [z1, z2, point_digit, point_map], api_name=False, preprocess=False)
+        show_model, [model_pick, z1, z2, grid_n, grid_lim], view, api_name=False, preprocess=False)
+    view.pin(pinned, model_pick, [z1, z2], api_name=False, preprocess=False)
+    api_only.click(latent_grid, [model_pick, grid_n, grid_lim], [grid_img, grid_map], api_name="latent_grid",
+                   preprocess=False)
+    api_only.click(decode_point, [model_pick, z1, z2], [point_digit, point_map], api_name="decode_point",
+                   preprocess=False)
     interp_inputs = [model_pick, start, end, steps]
     interp_btn.click(interpolate, interp_inputs, [interp_strip, interp_map], api_name="interpolate",
                      preprocess=False, concurrency_id="images")
