@@ -27,8 +27,8 @@ def create_tab(demo, models):
     examples = [str(p) for p in models.examples]
     model_pick = gr.Radio(names, value="VAE", label="model")
     with gr.Row():
-        grid_n = gr.Slider(2, 40, value=20, step=1, label="grid points a side")
-        grid_lim = gr.Slider(0.5, MAX_LIM, value=2.0, step=0.5, label="range: [-r, r]^2")
+        grid_n = gr.Slider(2, 40, value=20, step=1, label="grid points a side", elem_id="grid-n")
+        grid_lim = gr.Slider(0.5, MAX_LIM, value=2.0, step=0.5, label="range: [-r, r]^2", elem_id="grid-range")
     descriptions = {name: export(e) for name, e in explorers.items()}  # each model's decoder file for the page
     view = explorer(descriptions["VAE"], elem_id="latent-explorer")
     gr.Markdown("Or pick a point exactly: the sliders (the arrow keys move them by 0.01)")

@@ -1,0 +1,203 @@
+"""The latent explorer (ui/explorer.py): each model's decoder exported for the page, served from its own folder and
+nothing else; in chromium, the page's decode equals the server's, with no request while the pointer moves, and a
+finger drag on a phone works."""
+import shutil
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+from conftest import ROOT
+from ui import explorer
+
+
+def test_the_exported_decoder_holds_the_models_decoder_layers_and_is_written_once(shipped_models, tmp_path):
+    e = shipped_models.explorers["AE"]
+    description = explorer.export(e, tmp_path)
+    tensors = load_file(description["decoder"])
+    assert set(tensors) == {"fc3.weight", "fc3.bias", "fc4.weight", "fc4.bias"}
+    for name, t in tensors.items():
+        layer, p = name.split(".")
+        assert t.dtype == torch.float32 and torch.equal(t, getattr(getattr(e.model, layer), p).detach())
+    assert description["decoder_bytes"] == 1_615_296  # (512 * 2 + 512 + 784 * 512 + 784) * 4 bytes and the header
+    assert np.array_equal(np.asarray(Image.open(description["map"]).convert("RGB")), e.map.image)
+    assert explorer.export(e, tmp_path) == description and len(list(tmp_path.iterdir())) == 2  # same bytes, same files
+    assert description["box"] == list(e.map.box) and description["xlim"] == list(e.map.xlim)
+
+
+def get(url):
+    try:
+        with urllib.request.urlopen(url, timeout=30) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as err:
+        return err.code, b""
+
+
+def test_the_app_serves_the_exported_decoders_and_no_other_file(served_app):
+    models, url = served_app
+    served = sorted(explorer.FOLDER.glob("vae-*.safetensors"))
+    assert served
+    status, body = get(f"{url}gradio_api/file={served[0]}")
+    assert status == 200 and body == served[0].read_bytes()
+    for path in (f"{explorer.FOLDER}/../../../../etc/passwd", f"{explorer.FOLDER}/..", str(explorer.FOLDER.parent),
+                 str(ROOT / "app.py"), str(ROOT / "weights" / "mnist-vae" / "model.safetensors"),
+                 str(ROOT / "ui" / "explorer.py"), f"{explorer.FOLDER}/%2e%2e/%2e%2e/etc/passwd", "/etc/passwd",
+                 f"{explorer.FOLDER}/../decoders/../../../.bashrc"):
+        status, body = get(f"{url}gradio_api/file={path}")
+        assert status in (403, 404) and not body, path
+
+
+# ---- in the browser -------------------------------------------------------------------------------------------------
+
+playwright = pytest.importorskip("playwright.sync_api")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--no-first-run", "--disable-sync", "--disable-quic"]
+SHOTS = ROOT / "test-output"
+STATE = "() => document.querySelector('#latent-explorer .lx').explorer"
+PIXELS = """() => { const c = document.querySelector('#latent-explorer .lx-digit');
+  return Array.from(c.getContext('2d').getImageData(0, 0, 28, 28).data.filter((_, i) => i % 4 == 0)); }"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not shutil.which("chromium"):
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    SHOTS.mkdir(exist_ok=True)
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+def open_latent_tab(page, url):
+    page.goto(url)
+    page.get_by_text("VAE Explorer").first.wait_for(timeout=30_000)
+    tab, more = page.get_by_role("tab", name="Latent space"), page.get_by_role("button", name="More tabs")
+    tab.or_(more).first.wait_for(timeout=30_000)
+    if tab.count():
+        tab.click()
+    else:  # a narrow screen: the tab is in the "More tabs" menu
+        page.get_by_role("button", name="More tabs").click()
+        page.locator(".overflow-dropdown button", has_text="Latent space").click()
+    page.locator("#latent-explorer .lx[data-ready='VAE']").wait_for(state="attached", timeout=30_000)
+
+
+def choose(page, name):
+    page.get_by_role("radio", name=name, exact=True).check()
+    page.locator(f"#latent-explorer .lx[data-ready='{name}']").wait_for(state="attached", timeout=30_000)
+    page.wait_for_timeout(500)  # the grid and the pinned digit are drawn in the next frames
+
+
+def hover_and_read(page, x, y):
+    """Move the mouse to (x, y) -> (z the page decoded there, its 28x28 grey levels)."""
+    frames = page.evaluate(STATE + ".frames")
+    page.mouse.move(x, y)
+    page.wait_for_function(f"f => ({STATE})().frames > f && ({STATE})().hover !== null", arg=frames, timeout=5_000)
+    return page.evaluate(STATE + ".drawnZ"), np.array(page.evaluate(PIXELS), np.int16).reshape(28, 28)
+
+
+def server_digit(client, name, z):
+    picture = np.asarray(Image.open(client.predict(name, z[0], z[1], api_name="/decode_point")[0]).convert("L"))
+    return picture[::6, ::6].astype(np.int16)  # digit_picture: each pixel a 6x6 square
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["AE", "VAE"])
+def test_the_page_decodes_what_the_server_decodes_at_60_points_without_asking_the_server(browser, served_app,
+                                                                                          name):
+    from gradio_client import Client
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        open_latent_tab(page, served_app[1])
+        if name != "VAE":
+            choose(page, name)
+        box = page.locator("#latent-explorer .lx-over").bounding_box()
+        requests = []
+        page.on("request", lambda r: requests.append(r.url))
+        d = page.evaluate(STATE + ".desc")
+        (left, top, right, bottom), w, h = d["box"], d["width"], d["height"]
+        rng = np.random.default_rng(0)  # 60 points inside the axes (a point in the margin decodes the nearest edge)
+        seen = [hover_and_read(page, box["x"] + box["width"] * (left + (right - left) * fx) / w,
+                               box["y"] + box["height"] * (top + (bottom - top) * fy) / h)
+                for fx, fy in rng.uniform(0.01, 0.99, (60, 2))]
+        assert requests == []  # 60 decodes, not one request
+        zs = np.array([z for z, _ in seen])
+        assert len(np.unique(zs.round(3), axis=0)) == 60
+        client = Client(served_app[1], verbose=False)
+        worst = max(int(np.abs(pixels - server_digit(client, name, z)).max()) for z, pixels in seen)
+        assert worst <= 1  # within 1/255 per pixel of the server's float32 decode
+        assert max(pixels.max() for _, pixels in seen) > 200  # digits were drawn, not blank canvases
+    finally:
+        page.close()
+
+
+@pytest.mark.slow
+def test_a_click_pins_the_point_the_sliders_follow_and_the_grid_follows_its_slider_in_the_page(browser, served_app):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        open_latent_tab(page, served_app[1])
+        box = page.locator("#latent-explorer .lx-over").bounding_box()
+        page.mouse.click(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
+        pinned = page.evaluate(STATE + ".pinned")
+        assert pinned[0] < 0 < pinned[1]  # up and left of the centre
+        page.wait_for_function("z => Number(document.querySelector('#z1 input[type=number]').value) === z",
+                               arg=pinned[0], timeout=20_000)
+        assert float(page.locator("#z2 input[type=number]").first.input_value()) == pinned[1]
+        requests = []
+        page.on("request", lambda r: requests.append(r.url))
+        grid = page.locator("#latent-explorer .lx-grid")
+        before = grid.screenshot()
+        slider = page.locator("#grid-range input[type=range]")  # the range r of [-r, r]^2
+        slider.focus()
+        for _ in range(3):
+            slider.press("ArrowRight")
+        page.wait_for_function(f"() => ({STATE})().grid[1] === 3.5", timeout=5_000)
+        page.wait_for_timeout(500)
+        assert grid.screenshot() != before and requests == []
+        page.screenshot(path=str(SHOTS / "latent_explorer.png"), full_page=True)
+    finally:
+        page.close()
+
+
+@pytest.mark.slow
+def test_on_a_phone_a_finger_drag_over_the_map_changes_the_digit(browser, served_app):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    try:
+        open_latent_tab(page, served_app[1])
+        over = page.locator("#latent-explorer .lx-over")
+        over.scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+        box = over.bounding_box()
+        before = np.array(page.evaluate(PIXELS))
+        cdp = context.new_cdp_session(page)
+
+        def touch(kind, fx, fy):
+            points = [] if kind == "touchEnd" else [{"x": box["x"] + box["width"] * fx,
+                                                     "y": box["y"] + box["height"] * fy}]
+            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+        touch("touchStart", 0.5, 0.5)
+        page.wait_for_function(f"() => ({STATE})().hover !== null", timeout=5_000)
+        start = page.evaluate(STATE + ".hover")
+        for i in range(1, 11):
+            touch("touchMove", 0.5 - 0.03 * i, 0.5 + 0.03 * i)
+            page.wait_for_timeout(30)
+        page.wait_for_timeout(300)
+        during = np.array(page.evaluate(PIXELS))
+        touch("touchEnd", 0, 0)
+        assert np.abs(during - before).max() > 50  # the digit follows the finger
+        z = page.evaluate(STATE + ".pinned")
+        assert z[0] < start[0] and z[1] < start[1]  # the finger ended down and left of where it started: pinned there
+        page.wait_for_function("z => Number(document.querySelector('#z1 input[type=number]').value) === z",
+                               arg=z[0], timeout=20_000)
+        assert page.evaluate("() => document.scrollingElement.scrollWidth") <= 390  # nothing wider than the phone
+        page.screenshot(path=str(SHOTS / "latent_explorer_phone.png"), full_page=True)
+    finally:
+        context.close()
