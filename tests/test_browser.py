@@ -97,44 +97,48 @@ def test_sample_tab(page):
     page.screenshot(path=str(SHOTS / "sample.png"), full_page=True)
 
 
+EXPLORER = "document.querySelector('#latent-explorer .lx')"
+
+
 def test_a_map_click_then_a_slider_then_another_model_all_work(page):
-    """After a click on the map the sliders hold values the server set; dragging one and switching model must
-    still decode, and the map must follow the model."""
+    """A click on the explorer's map sets the sliders; typing z2 and moving z1 pins the page's point there; another
+    model brings its own map and decoder."""
     page.get_by_role("tab", name="Latent space").click()
-    assert has_image(page, "point-map")
-    image = page.locator("#point-map img").first
-    box = image.bounding_box()
-    src = image.get_attribute("src")
-    image.click(position={"x": box["width"] * 0.6, "y": box["height"] * 0.4})
-    page.wait_for_function("b => document.querySelector('#point-map img').getAttribute('src') !== b", arg=src,
+    page.locator("#latent-explorer .lx[data-ready]").wait_for(state="attached", timeout=30_000)
+    over = page.locator("#latent-explorer .lx-over")
+    box = over.bounding_box()
+    before = page.locator("#z1 input[type=number]").first.input_value()
+    over.click(position={"x": box["width"] * 0.6, "y": box["height"] * 0.4})
+    page.wait_for_function("b => document.querySelector('#z1 input[type=number]').value !== b", arg=before,
                            timeout=20_000)
-    digit = page.locator("#point-digit img").first.get_attribute("src")
     page.locator("#z2 input[type=number]").first.fill("-1.5")
     page.locator("#z2 input[type=number]").first.press("Enter")
     slider = page.locator("#z1 input[type=range]").first
     slider.focus()
     for _ in range(20):
         slider.press("ArrowRight")
-    page.wait_for_function("b => document.querySelector('#point-digit img').getAttribute('src') !== b", arg=digit,
-                           timeout=20_000)
-    src = image.get_attribute("src")
+    page.wait_for_function(f"() => {EXPLORER}.explorer.pinned[1] === -1.5", timeout=20_000)
+    z1 = float(page.locator("#z1 input[type=number]").first.input_value())
+    page.wait_for_function(f"z => Math.abs({EXPLORER}.explorer.pinned[0] - z) < 1e-9", arg=z1, timeout=20_000)
+    src = page.locator("#latent-explorer .lx-map-img").get_attribute("src")
     page.get_by_role("radio", name="AE", exact=True).check()
-    page.wait_for_function("b => document.querySelector('#point-map img').getAttribute('src') !== b", arg=src,
-                           timeout=20_000)
+    page.locator("#latent-explorer .lx[data-ready='AE']").wait_for(state="attached", timeout=30_000)
+    assert page.locator("#latent-explorer .lx-map-img").get_attribute("src") != src
     page.wait_for_timeout(1500)
     assert errors_on_page(page) == 0
     page.screenshot(path=str(SHOTS / "latent_click_slider_switch.png"), full_page=True)
     page.get_by_role("radio", name="VAE", exact=True).check()
+    page.locator("#latent-explorer .lx[data-ready='VAE']").wait_for(state="attached", timeout=30_000)
 
 
 def test_latent_space_tab_click_and_interpolate(page):
     page.get_by_role("tab", name="Latent space").click()
-    assert has_image(page, "grid-img") and has_image(page, "point-map")
+    page.locator("#latent-explorer .lx[data-ready]").wait_for(state="attached", timeout=30_000)
     slider = page.locator("#z1 input[type=number]").first
     before = slider.input_value()
-    image = page.locator("#point-map img").first
-    box = image.bounding_box()
-    image.click(position={"x": box["width"] * 0.3, "y": box["height"] * 0.3})
+    over = page.locator("#latent-explorer .lx-over")
+    box = over.bounding_box()
+    over.click(position={"x": box["width"] * 0.3, "y": box["height"] * 0.3})
     page.wait_for_function("b => document.querySelector('#z1 input[type=number]').value !== b", arg=before,
                            timeout=20_000)
     assert float(slider.input_value()) < 0  # left of centre is negative z1
