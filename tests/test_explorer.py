@@ -23,7 +23,8 @@ def test_the_exported_decoder_holds_the_models_decoder_layers_and_is_written_onc
     for name, t in tensors.items():
         layer, p = name.split(".")
         assert t.dtype == torch.float32 and torch.equal(t, getattr(getattr(e.model, layer), p).detach())
-    assert description["decoder_bytes"] == 1_615_296  # (512 * 2 + 512 + 784 * 512 + 784) * 4 bytes and the header
+    data = (512 * 2 + 512 + 784 * 512 + 784) * 4  # float32: 1,614,912 bytes, then a header of a few hundred
+    assert 0 < description["decoder_bytes"] - data < 400
     assert np.array_equal(np.asarray(Image.open(description["map"]).convert("RGB")), e.map.image)
     assert explorer.export(e, tmp_path) == description and len(list(tmp_path.iterdir())) == 2  # same bytes, same files
     assert description["box"] == list(e.map.box) and description["xlim"] == list(e.map.xlim)
