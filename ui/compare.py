@@ -6,6 +6,8 @@ import gradio as gr
 from train.artifacts import spectrum_points
 from vae_models import decode_grid
 
+from .explorer import explorer, export
+from .explorer import value as explorer_value
 from .inputs import choice, handler
 from .pictures import draw_map, rate_distortion_plot, to_picture
 from .sample import samples_for
@@ -46,12 +48,14 @@ def create_tab(demo, models):
     gr.Markdown(SPECTRUM)
     pick = gr.Radio(names, value="VAE", label="the model: from the AE (no KL term) to the heaviest KL term",
                     elem_id="spectrum-pick")
+    descriptions = {name: export(e) for name, e in spectrum.items()}
+    view = explorer(descriptions["VAE"], elem_id="spectrum-explorer")  # the map to hover, decoded in the page
+    with gr.Row(visible=False):  # the server's grid and map, for API clients of /spectrum
+        grid = gr.Image(format="png", interactive=False, elem_id="spectrum-grid")
+        codes = gr.Image(format="png", interactive=False)
     with gr.Row():
-        rd = gr.Image(label="rate and distortion: test (filled) and train (hollow)", format="png", interactive=False, elem_id="rd-plot")
-        grid = gr.Image(label="decoded grid over [-2, 2]^2", format="png", interactive=False, elem_id="spectrum-grid")
-        codes = gr.Image(label="test-set codes (the square is the grid's [-2, 2]^2)", format="png",
-                         interactive=False)
-    with gr.Row():
+        rd = gr.Image(label="rate and distortion: test (filled) and train (hollow)", format="png",
+                      interactive=False, elem_id="rd-plot")
         samples = gr.Image(label="64 samples, z ~ N(0, I) (the same z for every model)", format="png",
                            interactive=False)
         curve = gr.Image(label="loss curves", format="png", interactive=False)
@@ -64,6 +68,11 @@ def create_tab(demo, models):
                 grid: to_picture(decode_grid(e.model, 20, 2.0), 20), codes: draw_map(e.map, square=2.0),
                 samples: samples_for(e.model, 64, 0), curve: e.loss_curve}
 
+    @handler
+    def show_explorer(name):
+        return {view: explorer_value(descriptions[choice(name, "The model", names)], (0.0, 0.0))}
+
     outputs = [rd, grid, codes, samples, curve]
     pick.change(show_model, pick, outputs, api_name="spectrum", preprocess=False)
+    pick.change(show_explorer, pick, view, api_name=False, preprocess=False)
     demo.load(show_model, pick, outputs, api_name=False, preprocess=False)
