@@ -140,7 +140,8 @@ def test_the_page_decodes_what_the_server_decodes_at_60_points_without_asking_th
 
 @pytest.mark.slow
 def test_a_click_pins_the_point_the_sliders_follow_and_the_grid_follows_its_slider_in_the_page(browser, served_app):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
     try:
         open_latent_tab(page, served_app[1])
         box = page.locator("#latent-explorer .lx-over").bounding_box()
@@ -162,8 +163,15 @@ def test_a_click_pins_the_point_the_sliders_follow_and_the_grid_follows_its_slid
         page.wait_for_timeout(500)
         assert grid.screenshot() != before and requests == []
         page.screenshot(path=str(SHOTS / "latent_explorer.png"), full_page=True)
+        again = context.new_page()  # a later visit, in the same browser: the decoder is not fetched again
+        fetched = []
+        again.on("request", lambda r: fetched.append(r.url))
+        open_latent_tab(again, served_app[1])
+        again.close()
+        assert any(u.endswith(".png") and "decoders" in u for u in fetched)  # the map, through the HTTP cache
+        assert not any(u.endswith(".safetensors") for u in fetched)
     finally:
-        page.close()
+        context.close()
 
 
 @pytest.mark.slow

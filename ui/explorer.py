@@ -116,7 +116,7 @@ JS = r"""
 const root = element.querySelector('.lx');
 const over = () => element.querySelector('.lx-over');
 const digit = () => element.querySelector('.lx-digit');
-const decoders = new Map();  // file path -> Promise of a decoder, one fetch per model per visit
+const decoders = window.vaeExplorerDecoders = window.vaeExplorerDecoders || new Map();  // path -> Promise of a decoder
 
 function fileUrl(path) {
   const base = (window.gradio_config && window.gradio_config.root) || location.href.split(/[?#]/)[0].replace(/\/[^/]*$/, '');
@@ -157,12 +157,27 @@ function makeDecoder(t) {
   };
 }
 
-function loadDecoder(path) {
+// A decoder's file name carries a hash of its bytes, so a stored copy is never stale: the page keeps it in the Cache
+// API (where the page's origin allows one: https or localhost) for later visits, and drops the copies of a model's
+// older files; gradio serves files with no Cache-Control and answers no If-None-Match with 304.
+async function fetchBytes(path) {
+  const url = fileUrl(path), store = window.caches ? await caches.open('vae-explorer-decoders').catch(() => null) : null;
+  const kept = store && await store.match(url);
+  if (kept) return kept.arrayBuffer();
+  const r = await fetch(url);
+  if (!r.ok) throw new Error('decoder ' + r.status);
+  const buf = await r.arrayBuffer();
+  if (store) {
+    const stem = u => u.replace(/-[0-9a-f]{16}\.safetensors$/, '');
+    for (const old of await store.keys()) if (stem(old.url) === stem(url) && old.url !== url) store.delete(old);
+    store.put(url, new Response(buf.slice(0))).catch(() => {});
+  }
+  return buf;
+}
+
+function loadDecoder(path) {  // one fetch a model a visit, shared by every explorer on the page
   if (!decoders.has(path)) {
-    decoders.set(path, fetch(fileUrl(path)).then(r => {
-      if (!r.ok) throw new Error('decoder ' + r.status);
-      return r.arrayBuffer();
-    }).then(buf => makeDecoder(parseSafetensors(buf))));
+    decoders.set(path, fetchBytes(path).then(buf => makeDecoder(parseSafetensors(buf))));
     decoders.get(path).catch(() => decoders.delete(path));  // a failed fetch is tried again next time
   }
   return decoders.get(path);
