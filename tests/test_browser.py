@@ -170,16 +170,20 @@ def test_the_beta_spectrum_follows_the_chosen_model(page):
 
 def test_the_conditional_tab_samples_a_digit_and_restyles_a_drawing(page):
     page.get_by_role("tab", name="Conditional VAE").click()
-    assert has_image(page, "cvae-samples") and has_image(page, "cvae-grid")
+    assert has_image(page, "cvae-samples")
     before = image_src(page, "cvae-samples")
     page.locator("#cvae-digit").get_by_text("8", exact=True).click()
     wait_for_new_image(page, "cvae-samples", before)
     draw_stroke(page, "cvae-sketch")  # the brush is ready on this sketchpad too
     assert has_image(page, "cvae-restyled")
     page.locator("#cvae-guess").get_by_text("%").first.wait_for(timeout=20_000)
-    before = image_src(page, "cvae-grid")
+    page.locator("#cvae-explorer .lx[data-ready]").wait_for(state="attached", timeout=20_000)
+    page.wait_for_timeout(500)
+    before = page.locator("#cvae-explorer .lx-grid").screenshot()
     page.locator("#cvae-grid-digit").get_by_text("2", exact=True).click()
-    wait_for_new_image(page, "cvae-grid", before)
+    page.wait_for_function("() => document.querySelector('#cvae-explorer .lx').explorer.desc.label === 2")
+    page.wait_for_timeout(500)
+    assert page.locator("#cvae-explorer .lx-grid").screenshot() != before  # the style grid, now of 2s
     assert errors_on_page(page) == 0
     page.screenshot(path=str(SHOTS / "conditional.png"), full_page=True)
 

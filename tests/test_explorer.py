@@ -139,6 +139,33 @@ def test_the_page_decodes_what_the_server_decodes_at_60_points_without_asking_th
 
 
 @pytest.mark.slow
+def test_the_conditional_vaes_map_decodes_as_the_chosen_digit_as_the_server_does(browser, served_app):
+    models, url = served_app
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(url)
+        page.get_by_role("tab", name="Conditional VAE").click()
+        page.locator("#cvae-explorer .lx[data-ready]").wait_for(state="attached", timeout=30_000)
+        page.locator("#cvae-grid-digit").get_by_text("2", exact=True).click()
+        state = "document.querySelector('#cvae-explorer .lx').explorer"
+        page.wait_for_function(f"() => {state}.desc.label === 2", timeout=10_000)
+        box = page.locator("#cvae-explorer .lx-over").bounding_box()
+        pixels = f"() => Array.from(document.querySelector('#cvae-explorer .lx-digit').getContext('2d')" \
+                 ".getImageData(0, 0, 28, 28).data.filter((_, i) => i % 4 == 0))"
+        for fx, fy in ((0.3, 0.3), (0.45, 0.6), (0.6, 0.5), (0.7, 0.7)):
+            frames = page.evaluate(f"() => {state}.frames")
+            page.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
+            page.wait_for_function(f"f => {state}.frames > f", arg=frames, timeout=5_000)
+            z = page.evaluate(f"() => {state}.drawnZ")
+            seen = np.array(page.evaluate(pixels), np.int16).reshape(28, 28)
+            with torch.inference_mode():
+                x = models.conditional.model.decode(torch.tensor([z], dtype=torch.float32), torch.tensor([2]))
+            assert np.abs(seen - (x.view(28, 28).numpy() * 255).round()).max() <= 1
+    finally:
+        page.close()
+
+
+@pytest.mark.slow
 def test_a_click_pins_the_point_the_sliders_follow_and_the_grid_follows_its_slider_in_the_page(browser, served_app):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()

@@ -8,6 +8,7 @@ import torch
 from vae_models import decode_grid
 from vae_models.posterior import DecodedGrid, class_log_likelihoods
 
+from .explorer import explorer, export, label_js
 from .inputs import MAX_SEED, Sketchpad, allowed_folders, choice, drawn_digit, handler, number, upload_digit
 from .pictures import to_picture
 
@@ -55,10 +56,14 @@ def create_tab(demo, models):
                                 elem_id="cvae-restyled", buttons=[])
             note = gr.Markdown()
 
-    gr.Markdown("### The style manifold of one digit: z over [-2, 2]^2, decoded with the same label (z1 grows to "
-                "the right, z2 upwards; the same z gives the same style for every digit)")
+    gr.Markdown("### The style manifold of one digit: hover the map of the test codes, or read the grid over "
+                "[-2, 2]^2, every z decoded with the chosen label (the same z gives the same style for every digit)")
     grid_digit = gr.Radio(DIGITS, value="7", label="digit", elem_id="cvae-grid-digit")
-    style_grid = gr.Image(label="style grid", format="png", interactive=False, elem_id="cvae-grid")
+    # hover the codes' map: the style under the pointer, decoded in the page as the chosen digit
+    view = explorer(export(c), grid=(15, 2.0), label=7, elem_id="cvae-explorer")
+    with gr.Row(visible=False):  # the server's style grid, for API clients (/cvae_style_grid)
+        style_grid = gr.Image(format="png", interactive=False, elem_id="cvae-grid")
+        api_only = gr.Button()
 
     @handler
     @torch.inference_mode()
@@ -110,5 +115,5 @@ def create_tab(demo, models):
                   trigger_mode="always_last", concurrency_id="images")
     upload.change(cvae_restyle_upload, upload, restyle_outputs, api_name="cvae_restyle_upload", preprocess=False,
                   concurrency_id="images")
-    grid_digit.change(cvae_style_grid, grid_digit, style_grid, api_name=False, preprocess=False)
-    demo.load(cvae_style_grid, grid_digit, style_grid, api_name="cvae_style_grid", preprocess=False)
+    grid_digit.change(None, grid_digit, None, js=label_js("cvae-explorer"))
+    api_only.click(cvae_style_grid, grid_digit, style_grid, api_name="cvae_style_grid", preprocess=False)

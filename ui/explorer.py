@@ -259,7 +259,9 @@ function drawGrid() {
   }
   c.getContext('2d').putImageData(img, 0, 0);
   element.querySelector('.lx-grid-title').textContent =
-    'decoded grid: ' + n + ' x ' + n + ' over [-' + r + ', ' + r + ']\u00b2 (z1 to the right, z2 upwards)';
+    'decoded grid: ' + n + ' x ' + n + ' over [-' + r + ', ' + r + ']\u00b2' +
+    (state.desc.label !== null && state.desc.label !== undefined ? ' as the digit ' + state.desc.label : '') +
+    ' (z1 to the right, z2 upwards)';
 }
 function scheduleGrid() { if (!state.gridPending) { state.gridPending = true; requestAnimationFrame(drawGrid); } }
 
@@ -268,6 +270,12 @@ state.pin = (z1, z2) => {  // the sliders moved: the pinned point follows
   if (!Number.isFinite(z1) || !Number.isFinite(z2)) return;
   state.pinned = [z1, z2];
   schedule();
+};
+state.setLabel = k => {  // the conditional VAE: decode as digit k
+  k = Math.round(Number(k));
+  if (!state.desc || !(k >= 0 && k < state.desc.n_classes)) return;
+  state.desc = {...state.desc, label: k};
+  scheduleGrid(); schedule();
 };
 state.setGrid = (n, r) => {
   n = Math.round(Number(n)); r = Number(r);
@@ -328,15 +336,21 @@ show();
 """
 
 
-def explorer(description, z=(0.0, 0.0), grid=(20, 2.0), **kwargs) -> gr.HTML:
-    """The component, showing the model `description` (from `export`) with z pinned."""
-    return gr.HTML(value(description, z, grid), html_template=HTML, css_template=CSS, js_on_load=JS, **kwargs)
+def explorer(description, z=(0.0, 0.0), grid=(20, 2.0), label=None, **kwargs) -> gr.HTML:
+    """The component, showing the model `description` (from `export`) with z pinned (and the CVAE's digit `label`)."""
+    return gr.HTML(value(description, z, grid, label), html_template=HTML, css_template=CSS, js_on_load=JS, **kwargs)
 
 
 def pin_js(elem_id):
     """A page-side event handler (a gradio event's `js`) that pins the explorer `elem_id` at the sliders' (z1, z2)."""
     return (f"(z1, z2) => {{ const e = document.querySelector('#{elem_id} .lx'); "
             f"if (e && e.explorer) e.explorer.pin(z1, z2); return [z1, z2]; }}")
+
+
+def label_js(elem_id):
+    """A page-side event handler that decodes the conditional VAE's map and grid as the chosen digit."""
+    return (f"(k) => {{ const e = document.querySelector('#{elem_id} .lx'); "
+            f"if (e && e.explorer) e.explorer.setLabel(k); return [k]; }}")
 
 
 def grid_js(elem_id):
