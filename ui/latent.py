@@ -98,8 +98,8 @@ def create_tab(demo, models):
     @handler
     def pinned(name, evt: gr.EventData):
         """A click (or a lifted finger) on the page's map -> the sliders, on the plotted square and their steps."""
-        m = model_of(name).map
-        a, b = m.clamp(number(evt._data.get("z1"), "z1", -1e9, 1e9), number(evt._data.get("z2"), "z2", -1e9, 1e9))
+        m, data = model_of(name).map, evt._data if isinstance(evt._data, dict) else {}
+        a, b = m.clamp(number(data.get("z1"), "z1", -1e9, 1e9), number(data.get("z2"), "z2", -1e9, 1e9))
         return {z1: round(a, 2), z2: round(b, 2)}
 
     @handler
