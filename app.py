@@ -32,10 +32,9 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     try:
-        models = load_models(args.weights, args.celeba)
+        demo = build_demo(load_models(args.weights, args.celeba))
     except WeightsError as e:
         sys.exit(f"error: cannot start VAE Explorer: {e}")
-    demo = build_demo(models)
     launch(demo, server_name=args.host, server_port=args.port, share=args.share)
 
 

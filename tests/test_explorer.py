@@ -40,14 +40,14 @@ def get(url):
 
 def test_the_app_serves_the_exported_decoders_and_no_other_file(served_app):
     models, url = served_app
-    served = sorted(explorer.FOLDER.glob("vae-*.safetensors"))
+    served = sorted(explorer.decoder_folder().glob("vae-*.safetensors"))
     assert served
     status, body = get(f"{url}gradio_api/file={served[0]}")
     assert status == 200 and body == served[0].read_bytes()
-    for path in (f"{explorer.FOLDER}/../../../../etc/passwd", f"{explorer.FOLDER}/..", str(explorer.FOLDER.parent),
+    for path in (f"{explorer.decoder_folder()}/../../../../etc/passwd", f"{explorer.decoder_folder()}/..", str(explorer.decoder_folder().parent),
                  str(ROOT / "app.py"), str(ROOT / "weights" / "mnist-vae" / "model.safetensors"),
-                 str(ROOT / "ui" / "explorer.py"), f"{explorer.FOLDER}/%2e%2e/%2e%2e/etc/passwd", "/etc/passwd",
-                 f"{explorer.FOLDER}/../decoders/../../../.bashrc"):
+                 str(ROOT / "ui" / "explorer.py"), f"{explorer.decoder_folder()}/%2e%2e/%2e%2e/etc/passwd", "/etc/passwd",
+                 f"{explorer.decoder_folder()}/../decoders/../../../.bashrc"):
         status, body = get(f"{url}gradio_api/file={path}")
         assert status in (403, 404) and not body, path
 

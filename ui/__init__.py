@@ -66,10 +66,10 @@ def build_demo(models: Models, delete_cache=DELETE_CACHE) -> gr.Blocks:
 
 def launch(demo, **kwargs):
     """demo.launch with what the page needs: its script and style, the upload size limit, the report's figures
-    (docs/figures/, the only folder of the repository served) and the decoders exported for the page (explorer.FOLDER,
+    (docs/figures/, the only folder of the repository served) and the decoders exported for the page (explorer.decoder_folder(),
     a cache folder holding only those files)."""
     return demo.launch(js=BRUSH_READY, css=CSS, max_file_size=MAX_FILE_SIZE,
-                       allowed_paths=[str(report.FIGURES), str(explorer.FOLDER)], **kwargs)
+                       allowed_paths=[str(report.FIGURES), str(explorer.decoder_folder())], **kwargs)
 
 
 __all__ = ["DELETE_CACHE", "MAX_FILE_SIZE", "launch", "Models", "build_demo", "load_models", "untrained_models"]

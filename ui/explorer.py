@@ -2,7 +2,7 @@
 digit follows the pointer (or a finger) at the speed of the screen, with no request to the server.
 
 The server exports each model's decoder (fc3 and fc4, float32 safetensors) and its map (the PNG `pictures` draws) once,
-into FOLDER under names that carry a hash of their bytes; the app serves that folder and no other (ui.launch). The
+into decoder_folder() under names that carry a hash of their bytes; the app serves that folder and no other (ui.launch). The
 page fetches a model's two files when the visitor first chooses it and keeps them for the visit; a browser caches
 them across visits. In the page, plain JavaScript (`js_on_load`, below) parses the safetensors header and computes
 what `Autoencoder.decode` computes: sigmoid(fc4(relu(fc3(z)))), with the one-hot label appended to z for the
@@ -13,6 +13,7 @@ The component's value is that description plus the pinned point z and the grid's
 (with z1, z2) when the visitor clicks or lifts a finger. `pin_js` and `grid_js` are the page-side handlers the
 sliders' events run (no server round trip).
 """
+import functools
 import hashlib
 import io
 import os
@@ -23,15 +24,34 @@ import gradio as gr
 from PIL import Image
 from safetensors.torch import save
 
-# The only folder of exported files the app serves: decoders and maps, nothing else is ever written there.
-FOLDER = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vae-explorer" / "decoders"
+from vae_models import WeightsError
+
+# The only folder of exported files the app serves: decoders and maps, nothing else is ever written there. The user's
+# cache folder, or, where it cannot be written (a read-only home), one under the system's temporary folder.
+CANDIDATES = (Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vae-explorer" / "decoders",
+              Path(tempfile.gettempdir()) / f"vae-explorer-{os.getuid() if hasattr(os, 'getuid') else 0}" / "decoders")
 
 
-def write_once(data: bytes, stem: str, suffix: str, folder: Path = FOLDER) -> Path:
+@functools.cache
+def decoder_folder() -> Path:
+    """The first of CANDIDATES this process can write to (made if missing), or WeightsError in one sentence."""
+    for folder in CANDIDATES:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+            return folder
+        except OSError:
+            continue
+    raise WeightsError(f"cannot write the decoders the page runs to {' or '.join(map(str, CANDIDATES))}; set "
+                       "XDG_CACHE_HOME to a writable folder.")
+
+
+def write_once(data: bytes, stem: str, suffix: str, folder: Path | None = None) -> Path:
     """bytes -> folder/stem-<hash>.suffix, written atomically unless a file of that name (so those bytes) is there."""
+    folder = folder or decoder_folder()
     path = folder / f"{stem}-{hashlib.sha256(data).hexdigest()[:16]}{suffix}"
     if not path.exists():
-        folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -54,7 +74,7 @@ def slug(name):
     return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
 
 
-def export(explorer, folder: Path = FOLDER) -> dict:
+def export(explorer, folder: Path | None = None) -> dict:
     """An Explorer (ui.models) -> its decoder and map written into `folder`, and the page's description of them."""
     buffer = io.BytesIO()
     Image.fromarray(explorer.map.image).save(buffer, format="PNG")
