@@ -150,7 +150,7 @@ def test_the_conditional_vaes_map_decodes_as_the_chosen_digit_as_the_server_does
         state = "document.querySelector('#cvae-explorer .lx').explorer"
         page.wait_for_function(f"() => {state}.desc.label === 2", timeout=10_000)
         box = page.locator("#cvae-explorer .lx-over").bounding_box()
-        pixels = f"() => Array.from(document.querySelector('#cvae-explorer .lx-digit').getContext('2d')" \
+        pixels = "() => Array.from(document.querySelector('#cvae-explorer .lx-digit').getContext('2d')" \
                  ".getImageData(0, 0, 28, 28).data.filter((_, i) => i % 4 == 0))"
         for fx, fy in ((0.3, 0.3), (0.45, 0.6), (0.6, 0.5), (0.7, 0.7)):
             frames = page.evaluate(f"() => {state}.frames")
