@@ -60,7 +60,7 @@ def create_tab(demo, models):
                 "[-2, 2]^2, every z decoded with the chosen label (the same z gives the same style for every digit)")
     grid_digit = gr.Radio(DIGITS, value="7", label="digit", elem_id="cvae-grid-digit")
     # hover the codes' map: the style under the pointer, decoded in the page as the chosen digit
-    view = explorer(export(c), grid=(15, 2.0), label=7, elem_id="cvae-explorer")
+    explorer(export(c), grid=(15, 2.0), label=7, elem_id="cvae-explorer")
     with gr.Row(visible=False):  # the server's style grid, for API clients (/cvae_style_grid)
         style_grid = gr.Image(format="png", interactive=False, elem_id="cvae-grid")
         api_only = gr.Button()
