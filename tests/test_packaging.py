@@ -127,6 +127,7 @@ def test_the_notebook_runs_top_to_bottom_and_draws_every_figure(tmp_path):
                                      raise_on_iopub_timeout=True,
                                      resources={"metadata": {"path": str(ROOT / "notebooks")}})
     client.execute()  # raises CellExecutionError, with the cell and its traceback, on any error
+    nbformat.write(nb, tmp_path / "tour.ipynb")  # the executed notebook, to look at its pictures
     for cell in (c for c in nb.cells if c.cell_type == "code"):
         images = sum("image/png" in o.get("data", {}) for o in cell.outputs)
         assert images == cell.source.count("plt.show()"), cell.source[:200]
