@@ -1,7 +1,7 @@
 """The app's page, one module per tab; `build_demo(models)` puts them together.
 
-Each tab module has `create_tab(demo, models)`, which builds its components inside the current gr.Blocks and wires
-its handlers. Handlers are small functions from a visitor's raw input to named outputs; everything a visitor sends
+Each tab module has `create_tab(demo, models, own)` (own: a gr.State holding the visitor's model once one is trained
+on the Train tab), which builds its components inside the current gr.Blocks and wires its handlers. Handlers are small functions from a visitor's raw input to named outputs; everything a visitor sends
 is checked in `inputs`, and pictures are made in `pictures`.
 """
 import gradio as gr
@@ -40,6 +40,9 @@ CSS = """
 #numbers table { display: block; overflow-x: auto; font-size: 0.9em; }
 #numbers th, #numbers td { white-space: nowrap; word-break: keep-all; padding: 4px 8px; }
 /* a 28x28 upload (the examples) is shown as large as its box, pixel for pixel, not at its native 28 pixels */
+/* a picture's label badge and buttons sit in a band above the picture, never on it */
+.block:has(> label[data-testid="block-label"]:not(.hide)) > .image-container:has(.image-frame),
+.block:has(.icon-button-wrapper button) > .image-container:has(.image-frame) { padding-top: 30px; }
 #upload img, #cvae-upload img { width: 100% !important; height: 100% !important; object-fit: contain;
   image-rendering: pixelated; }
 """
@@ -51,14 +54,13 @@ def build_demo(models: Models, delete_cache=DELETE_CACHE) -> gr.Blocks:
         # the visitor's own model, once trained in the Train tab (training.OwnModel): about 3 MB a visitor, so it is
         # dropped an hour after it was last set
         own = gr.State(None, time_to_live=3600)
-        for title, tab in (("Reconstruct", reconstruct), ("Sample", sample), ("Latent space", latent),
-                           ("AE to VAE", compare), ("Conditional VAE", conditional), ("Train", training),
-                           ("Faces", faces), ("Report", report)):
-            with gr.Tab(title):
-                if tab in (reconstruct, sample, training):
+        # "wrap": on a phone every tab's name stays in view on a second line, not behind an unlabelled "..."
+        with gr.Tabs(overflow_behavior="wrap"):
+            for title, tab in (("Reconstruct", reconstruct), ("Sample", sample), ("Latent space", latent),
+                               ("AE to VAE", compare), ("Conditional VAE", conditional), ("Train", training),
+                               ("Faces", faces), ("Report", report)):
+                with gr.Tab(title):
                     tab.create_tab(demo, models, own)
-                else:
-                    tab.create_tab(demo, models)
     # "images": every event that decodes a visitor's image shares these 4 workers, which bounds the memory in use
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo

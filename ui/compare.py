@@ -40,7 +40,7 @@ def metrics_table(spectrum):
         "there too.")
 
 
-def create_tab(demo, models):
+def create_tab(demo, models, own):
     spectrum, names = models.spectrum, list(models.spectrum)
     points, ae = spectrum_points({n: (e.beta, e.metrics) for n, e in spectrum.items() if e.metrics})
     gr.Markdown(SPECTRUM)

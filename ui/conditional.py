@@ -20,7 +20,7 @@ decoded as any digit, in your style. The CVAE is also a classifier for free: p(y
 2-D latent lets us compute exactly (on a grid), for each of the ten labels."""
 
 
-def create_tab(demo, models):
+def create_tab(demo, models, own):
     c = models.conditional
     if c is None:
         gr.Markdown("No conditional VAE is loaded on this server. With one, this tab samples the digit you ask for "

@@ -19,7 +19,7 @@ def slider_span(lim):
     return math.floor(lim[0] * 100) / 100, math.ceil(lim[1] * 100) / 100
 
 
-def create_tab(demo, models):
+def create_tab(demo, models, own):
     explorers, names = models.spectrum, list(models.spectrum)
     folders = allowed_folders([models.example_folder] if models.examples else [])
     examples = [str(p) for p in models.examples]
