@@ -12,6 +12,9 @@ from .pictures import digit_picture, draw_map, to_picture
 from .reconstruct import encode_digit
 
 MAX_LIM = 10.0
+GRID_N = (2, 40)  # each control's range, read by the control and by its check
+GRID_LIM = (0.5, MAX_LIM)
+STEPS = (2, 30)
 
 
 def slider_span(lim):
@@ -25,12 +28,13 @@ def create_tab(demo, models, own):
     examples = [str(p) for p in models.examples]
     model_pick = gr.Radio(names, value="VAE", label="model")
     with gr.Row():
-        grid_n = gr.Slider(2, 40, value=20, step=1, label="grid points a side")
-        grid_lim = gr.Slider(0.5, MAX_LIM, value=2.0, step=0.5, label="range: [-r, r]^2")
+        grid_n = gr.Slider(*GRID_N, value=20, step=1, label="grid points a side", elem_id="grid-n")
+        grid_lim = gr.Slider(*GRID_LIM, value=2.0, step=0.5, label="range: [-r, r]^2")
     with gr.Row():
-        grid_img = gr.Image(label="decoded grid (z1 grows to the right, z2 upwards)", elem_id="grid-img",
+        grid_img = gr.Image(label="decoded grid (z1 to the right, z2 upwards)", elem_id="grid-img",
                             format="png", interactive=False)
-        grid_map = gr.Image(label="test-set codes and the grid's square", format="png", interactive=False)
+        grid_map = gr.Image(label="test-set codes and the grid's square", format="png", interactive=False,
+                            elem_id="grid-map")
     gr.Markdown("### Pick a point: drag the sliders or click on the map")
     start_map = explorers["VAE"].map
     with gr.Row():
@@ -45,12 +49,11 @@ def create_tab(demo, models, own):
         start, end = (gr.Image(label=label, type="filepath", image_mode=None, height=160,
                                value=examples[i] if len(examples) > i else None)
                       for label, i in (("from", 0), ("to", 1)))
-        steps = gr.Slider(2, 30, value=10, step=1, label="steps")
+        steps = gr.Slider(*STEPS, value=10, step=1, label="steps")
         interp_btn = gr.Button("Interpolate", variant="primary")
-    interp_strip = gr.Image(label="the two inputs at the ends; between them the decodes along the path, from one "
-                                  "reconstruction to the other",
-                            elem_id="interp-strip", format="png", interactive=False)
-    interp_map = gr.Image(label="the path on the map", format="png", interactive=False)
+    interp_strip = gr.Image(label="the path, decoded (the two inputs at the ends)", elem_id="interp-strip",
+                            format="png", interactive=False)
+    interp_map = gr.Image(label="the path on the map", format="png", interactive=False, elem_id="interp-map")
 
     def explorer(name):
         return explorers[choice(name, "The model", names)]
@@ -59,7 +62,7 @@ def create_tab(demo, models, own):
     @torch.inference_mode()
     def latent_grid(name, n, lim):
         e = explorer(name)
-        n, lim = number(n, "The grid size", 2, 40, True), number(lim, "The range", 0.01, MAX_LIM)
+        n, lim = number(n, "The grid size", *GRID_N, True), number(lim, "The range", *GRID_LIM)
         return {grid_img: to_picture(decode_grid(e.model, n, lim), nrow=n), grid_map: draw_map(e.map, square=lim)}
 
     @handler
@@ -98,13 +101,19 @@ def create_tab(demo, models, own):
     @torch.inference_mode()
     def interpolate(name, path_a, path_b, n):
         e = explorer(name)
-        n = number(n, "The number of steps", 2, 30, True)
+        n = number(n, "The number of steps", *STEPS, True)
         xs = [upload_digit(p, folders)[0] for p in (path_a, path_b)]
         a, b = (encode_digit(e.model, x)[0] for x in xs)
         path = lerp_path(a, b, n)
         ends = [torch.as_tensor(x).view(1, 1, 28, 28) for x in xs]
         strip = torch.cat([ends[0], e.model.decode(path).view(-1, 1, 28, 28), ends[1]])
         return {interp_strip: to_picture(strip, nrow=n + 2, zoom=3), interp_map: draw_map(e.map, path=path.tolist())}
+
+    def reinterpolate(name, path_a, path_b, n):
+        """The same path through another model's space; with an input missing, the old model's path is cleared."""
+        if path_a is None or path_b is None:
+            return {interp_strip: None, interp_map: None}
+        return interpolate(name, path_a, path_b, n)
 
     grid_inputs = [model_pick, grid_n, grid_lim]
     for trigger in (model_pick.change, grid_n.release, grid_lim.release):
@@ -122,3 +131,6 @@ def create_tab(demo, models, own):
                      preprocess=False, concurrency_id="images")
     if len(examples) > 1:
         demo.load(interpolate, interp_inputs, [interp_strip, interp_map], api_name=False, preprocess=False)
+    # another model: the path between the same two inputs, through its latent space
+    model_pick.change(reinterpolate, interp_inputs, [interp_strip, interp_map], api_name=False, preprocess=False,
+                      concurrency_id="images")
