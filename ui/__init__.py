@@ -48,10 +48,12 @@ CSS = """
 /* tables: whole words in every cell (no "b/e/t/a"); a table wider than the screen scrolls, and a shadow at the edge
    it continues past says so (the shadows are fixed to the box, the white covers are carried with the content) */
 .prose table { display: block; overflow-x: auto; max-width: 100%;
-  background: linear-gradient(to right, var(--background-fill-primary) 30%, transparent) left / 40px 100%,
-    linear-gradient(to left, var(--background-fill-primary) 30%, transparent) right / 40px 100%,
-    radial-gradient(farthest-side at 0 50%, rgba(0, 0, 0, 0.25), transparent) left / 14px 100%,
-    radial-gradient(farthest-side at 100% 50%, rgba(0, 0, 0, 0.25), transparent) right / 14px 100%;
+  background-image: linear-gradient(to right, var(--background-fill-primary) 30%, transparent),
+    linear-gradient(to left, var(--background-fill-primary) 30%, transparent),
+    radial-gradient(farthest-side at 0 50%, rgba(0, 0, 0, 0.25), transparent),
+    radial-gradient(farthest-side at 100% 50%, rgba(0, 0, 0, 0.25), transparent);
+  background-position: left center, right center, left center, right center;
+  background-size: 40px 100%, 40px 100%, 14px 100%, 14px 100%;
   background-repeat: no-repeat; background-attachment: local, local, scroll, scroll; }
 .prose th, .prose td { overflow-wrap: normal; word-break: keep-all; hyphens: none; }
 .prose th { white-space: nowrap; }
