@@ -303,15 +303,14 @@ COVERED = """() => {
 
 
 @pytest.fixture(scope="module", params=list(WIDTHS))
-def any_width(request, served_app):
+def any_width(request, page, served_app):
+    """A fresh page of the app at 1400 px, then at 390 px (in the browser of `page`)."""
     width, height = WIDTHS[request.param]
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        page = browser.new_page(viewport={"width": width, "height": height})
-        page.goto(served_app[1])
-        page.get_by_text("VAE Explorer").first.wait_for(timeout=30_000)
-        yield request.param, page
-        browser.close()
+    other = page.context.browser.new_page(viewport={"width": width, "height": height})
+    other.goto(served_app[1])
+    other.get_by_text("VAE Explorer").first.wait_for(timeout=30_000)
+    yield request.param, other
+    other.close()
 
 
 def open_tab(page, name):
