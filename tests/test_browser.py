@@ -401,8 +401,8 @@ def test_the_row_of_every_model_has_captions_of_11_px_or_more(any_width):
 
     _, page = any_width
     open_tab(page, "Reconstruct")
-    scale = page.evaluate("(() => { const i = document.querySelector('#every-model img'); "
-                          "return i.getBoundingClientRect().width / i.naturalWidth; })()")
+    scale = page.evaluate("(() => { const i = document.querySelector('#every-model img'), r = i.getBoundingClientRect(); "
+                          "return Math.min(r.width / i.naturalWidth, r.height / i.naturalHeight); })()")
     assert CAPTION_SIZE * scale >= 11
 
 

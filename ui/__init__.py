@@ -60,8 +60,8 @@ CSS = """
 #numbers table { font-size: 0.9em; }
 #numbers th, #numbers td { padding: 4px 8px; }
 /* the row of every model: on a phone it keeps a width where its captions read at 11 px, and scrolls */
-#every-model .image-frame { overflow-x: auto; }
-#every-model img { min-width: 560px; }
+#every-model .image-frame { display: block; overflow-x: auto; }
+#every-model img { min-width: 560px; width: 100%; height: auto !important; max-height: none !important; }
 /* a 28x28 upload (the examples) is shown as large as its box, pixel for pixel, not at its native 28 pixels */
 /* a picture's label badge and buttons sit in a band above the picture, never on it */
 .block:has(> label[data-testid="block-label"]:not(.hide)) > .image-container:has(.image-frame),
