@@ -54,12 +54,12 @@ def errors_on_page(page):
 
 def test_drawing_a_stroke_reconstructs_it_with_the_brush_ready_at_load(page):
     page.get_by_role("tab", name="Reconstruct").click()
-    page.locator("#numbers").get_by_text("negative ELBO").wait_for(timeout=20_000)  # the example shown at load
+    page.locator("#numbers").get_by_text("−ELBO = BCE + KL").wait_for(timeout=20_000)  # the example shown at load
     assert "uploaded image" in page.locator("#numbers").inner_text()  # which input the results belong to
     draw_stroke(page)  # no click on "Brush" first
     page.locator("#numbers").get_by_text("your drawing").wait_for(timeout=20_000)
     text = page.locator("#numbers").inner_text()
-    assert "negative ELBO" in text and "your drawing" in text and has_image(page, "seen")
+    assert "−ELBO = BCE + KL" in text and "your drawing" in text and has_image(page, "seen")
     page.wait_for_timeout(1500)  # let the pictures arrive before the screenshot
     page.screenshot(path=str(SHOTS / "reconstruct_drawing.png"), full_page=True)
 
@@ -83,7 +83,7 @@ def test_uploading_an_image_reconstructs_it(page):
     example = sorted((ROOT / "weights" / "mnist-vae" / "examples").glob("digit_*.png"))[2]
     page.locator("#upload input[type=file]").set_input_files(str(example))
     page.locator("#numbers").get_by_text("the uploaded image").wait_for(timeout=20_000)
-    assert "negative ELBO" in page.locator("#numbers").inner_text()
+    assert "−ELBO = BCE + KL" in page.locator("#numbers").inner_text()
     page.wait_for_timeout(1500)  # let the pictures arrive before the screenshot
     page.screenshot(path=str(SHOTS / "reconstruct_upload.png"), full_page=True)
 
@@ -429,11 +429,13 @@ def test_an_error_clears_the_results_of_the_previous_input(page, tmp_path):
     from PIL import Image
 
     page.get_by_role("tab", name="Reconstruct").click()
-    page.locator("#upload input[type=file]").set_input_files(str(EXAMPLES[3]))
-    page.locator("#numbers").get_by_text("the uploaded image").wait_for(timeout=20_000)
-    has_image(page, "seen")
-    Image.new("L", (200, 200), 255).save(tmp_path / "blank.png")
     joins = queue_joins(page)
+    page.locator("#upload input[type=file]").set_input_files(str(EXAMPLES[3]))
+    page.wait_for_function("() => document.querySelector('#seen img') && "
+                           "document.querySelector('#numbers').innerText.includes('code z')", timeout=20_000)
+    Image.new("L", (200, 200), 255).save(tmp_path / "blank.png")
+    page.wait_for_timeout(1500)
+    joins.clear()
     page.locator("#upload input[type=file]").set_input_files(str(tmp_path / "blank.png"))
     page.get_by_text("No digit found").first.wait_for(timeout=20_000)
     page.locator("#numbers").get_by_text("No results").wait_for(timeout=20_000)
