@@ -290,6 +290,16 @@ COVERED = """() => {
     const box = {left: r.left + (r.width - w) / 2, top: r.top + (r.height - h) / 2};
     box.right = box.left + w; box.bottom = box.top + h;
     const covers = [...block.querySelectorAll('label[data-testid="block-label"], .icon-button-wrapper button')];
+    const label = block.querySelector('label[data-testid="block-label"]');
+    if (label && visible(label.getBoundingClientRect())) {  // nor does a button cover the label
+      const l = label.getBoundingClientRect();
+      for (const b of block.querySelectorAll('.icon-button-wrapper button')) {
+        const c = b.getBoundingClientRect();
+        if (visible(c) && c.left < l.right && c.right > l.left && c.top < l.bottom && c.bottom > l.top) {
+          out.push(`${block.id || "?"}: a button over the label "${label.innerText.trim()}"`);
+        }
+      }
+    }
     for (const el of covers) {
       const c = el.getBoundingClientRect();
       if (!visible(c) || getComputedStyle(el).visibility === "hidden") continue;

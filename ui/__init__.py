@@ -63,7 +63,9 @@ CSS = """
 #every-model .image-frame { display: block; overflow-x: auto; }
 #every-model img { min-width: 560px; width: 100%; height: auto !important; max-height: none !important; }
 /* a 28x28 upload (the examples) is shown as large as its box, pixel for pixel, not at its native 28 pixels */
-/* a picture's label badge and buttons sit in a band above the picture, never on it */
+/* a picture's label badge and buttons sit in a band above the picture, never on it; no "Share" button (nothing to
+   share it to), which leaves a long label its room on a phone */
+.icon-button-wrapper button[aria-label="Share"] { display: none; }
 .block:has(> label[data-testid="block-label"]:not(.hide)) > .image-container:has(.image-frame),
 .block:has(.icon-button-wrapper button) > .image-container:has(.image-frame) { padding-top: 30px; }
 /* the one-line caption under a picture; every text at least 11 px, even on a phone */

@@ -47,14 +47,16 @@ def create_tab(demo, models, own):
     pick = gr.Radio(names, value="VAE", label="the model: from the AE (no KL term) to the heaviest KL term",
                     elem_id="spectrum-pick")
     with gr.Row():
-        rd = gr.Image(label="rate and distortion: test (filled) and train (hollow)", format="png", interactive=False, elem_id="rd-plot")
-        grid = gr.Image(label="decoded grid over [-2, 2]^2", format="png", interactive=False, elem_id="spectrum-grid")
-        codes = gr.Image(label="test-set codes (the square is the grid's [-2, 2]^2)", format="png",
+        rd = gr.Image(label="rate and distortion", format="png", interactive=False, elem_id="rd-plot")
+        grid = gr.Image(label="grid over [-2, 2]^2", format="png", interactive=False, elem_id="spectrum-grid")
+        codes = gr.Image(label="test-set codes", format="png",
                          interactive=False)
     with gr.Row():
-        samples = gr.Image(label="64 samples, z ~ N(0, I) (the same z for every model)", format="png",
+        samples = gr.Image(label="64 samples, z ~ N(0, I)", format="png",
                            interactive=False)
         curve = gr.Image(label="loss curves", format="png", interactive=False)
+    gr.Markdown("The plot: test (filled) and training (hollow) points, the chosen model ringed. The square on the map "
+                "is the grid's [-2, 2]^2; the samples use the same z for every model.", elem_classes=["caption"])
     gr.Markdown(metrics_table(spectrum))
 
     @handler

@@ -31,9 +31,9 @@ def create_tab(demo, models, own):
         grid_n = gr.Slider(*GRID_N, value=20, step=1, label="grid points a side", elem_id="grid-n")
         grid_lim = gr.Slider(*GRID_LIM, value=2.0, step=0.5, label="range: [-r, r]^2")
     with gr.Row():
-        grid_img = gr.Image(label="decoded grid (z1 to the right, z2 upwards)", elem_id="grid-img",
+        grid_img = gr.Image(label="decoded grid (z1 right, z2 up)", elem_id="grid-img",
                             format="png", interactive=False)
-        grid_map = gr.Image(label="test-set codes and the grid's square", format="png", interactive=False,
+        grid_map = gr.Image(label="the grid's square on the map", format="png", interactive=False,
                             elem_id="grid-map")
     gr.Markdown("### Pick a point: drag the sliders or click on the map")
     start_map = explorers["VAE"].map
@@ -51,7 +51,7 @@ def create_tab(demo, models, own):
                       for label, i in (("from", 0), ("to", 1)))
         steps = gr.Slider(*STEPS, value=10, step=1, label="steps")
         interp_btn = gr.Button("Interpolate", variant="primary")
-    interp_strip = gr.Image(label="the path, decoded (the two inputs at the ends)", elem_id="interp-strip",
+    interp_strip = gr.Image(label="the path, decoded", elem_id="interp-strip",
                             format="png", interactive=False)
     interp_map = gr.Image(label="the path on the map", format="png", interactive=False, elem_id="interp-map")
 
