@@ -94,7 +94,7 @@ def test_a_drawing_on_the_sketchpad_is_reconstructed(client, images, tmp_path):
 
 
 def test_the_ae_samples_from_its_code_mixture_as_well(client):
-    vae, ae_prior, ae_mixture, yours = client.predict(16, 3, api_name="/sample")
+    vae, ae_prior, ae_mixture, yours, _ = client.predict(16, 3, api_name="/sample")
     assert yours is None  # this visitor has trained no model
     pictures = [np.asarray(Image.open(p)) for p in (vae, ae_prior, ae_mixture)]
     assert all(p.shape == pictures[0].shape for p in pictures) and not np.array_equal(pictures[1], pictures[2])

@@ -536,7 +536,7 @@ def test_stop_on_a_fresh_page_keeps_no_model_then_a_trained_one_is_named(page, s
         fresh.locator("#train-status").get_by_text("Done").wait_for(timeout=120_000)
         fresh.get_by_role("tab", name="Sample").click()
         fresh.get_by_role("button", name="Sample z ~ N(0, I)").click()
-        fresh.locator("#own-samples").get_by_text("your AE, 1 epoch").wait_for(timeout=20_000)
+        fresh.locator("#own-note").get_by_text("your AE, 1 epoch").wait_for(timeout=20_000)
         fresh.get_by_role("tab", name="Reconstruct").click()
         draw_stroke(fresh)
         fresh.locator("#every-note").get_by_text("your AE, 1 epoch").wait_for(timeout=20_000)

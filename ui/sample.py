@@ -7,7 +7,7 @@ import torch
 from vae_models.code_density import sample_code_density
 
 from .inputs import MAX_SEED, handler, number
-from .pictures import png_file, to_picture
+from .pictures import to_picture
 
 N_SAMPLES = (1, 400)  # the "how many" control's range: the slider and the check read it
 
@@ -28,10 +28,12 @@ def samples(explorers, n, seed, yours=None):
     return dict(ae=samples_for(ae.model, n, seed), vae=samples_for(explorers["VAE"].model, n, seed),
                 ae_mixture=samples_for(ae.model, n, seed, ae.density) if ae.density is not None else None,
                 own=samples_for(yours.model, n, seed) if yours is not None else None,
-                own_label=f"{yours.name}, the same z" if yours is not None else OWN_LABEL)
+                own_note=own_line(yours))
 
 
-OWN_LABEL = "yours (train one on the Train tab)"
+def own_line(yours=None):
+    return (f"Yours: {yours.name}, the same z." if yours is not None else
+            "Yours: train a model on the Train tab, and it samples the same z here.")
 
 
 def create_tab(demo, models, own):
@@ -52,16 +54,17 @@ def create_tab(demo, models, own):
         ae_mixture = gr.Image(label="AE, z ~ mixture of its codes", format="png", interactive=False,
                               elem_id="ae-mixture", visible=explorers["AE"].density is not None)
         vae_samples = gr.Image(label="VAE, z ~ N(0, I)", elem_id="vae-samples", format="png", interactive=False)
-        own_samples = gr.Image(label=OWN_LABEL, elem_id="own-samples", format="png", interactive=False)
+        with gr.Column(min_width=160):
+            own_samples = gr.Image(label="yours", elem_id="own-samples", format="png", interactive=False)
+            own_note = gr.Markdown(own_line(), elem_id="own-note", elem_classes=["caption"])
 
     @handler
     def sample(n, seed, yours=None):
         out = samples(explorers, n, seed, yours)
         return {ae_samples: out["ae"], vae_samples: out["vae"], ae_mixture: out["ae_mixture"],
-                own_samples: gr.Image(value=png_file(out["own"]) if out["own"] is not None else None,
-                                          label=out["own_label"])}
+                own_samples: out["own"], own_note: out["own_note"]}
 
-    outputs = [vae_samples, ae_samples, ae_mixture, own_samples]
+    outputs = [vae_samples, ae_samples, ae_mixture, own_samples, own_note]  # the API's order: new ones at the end
     inputs = [n_samples, seed, own]
     sample_btn.click(sample, inputs, outputs, api_name="sample", preprocess=False)
     for trigger in (n_samples.release, seed.submit):  # Enter in the seed box, or the slider let go, samples again
