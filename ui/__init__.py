@@ -57,6 +57,8 @@ CSS = """
   background-repeat: no-repeat; background-attachment: local, local, scroll, scroll; }
 .prose th, .prose td { overflow-wrap: normal; word-break: keep-all; hyphens: none; }
 .prose th { white-space: nowrap; }
+/* a long formula scrolls on a phone instead of running off the screen */
+.prose .katex-display { overflow-x: auto; overflow-y: hidden; }
 #numbers table { font-size: 0.9em; }
 #numbers th, #numbers td { padding: 4px 8px; }
 /* the row of every model: on a phone it keeps a width where its captions read at 11 px, and scrolls */
