@@ -50,8 +50,8 @@ def test_every_form_of_the_same_digit_is_reconstructed_alike(client, images):
     for name in ["white_on_black.png", "black_on_white.jpg", "palette.png", "sixteen_bit.png", "rgba.png",
                  "greyscale.png"]:
         result = client.predict(handle_file(str(images / name)), api_name="/reconstruct_upload")
-        model_input, ae, vae, table, ae_map, vae_map, vae_draws, posterior, every = result
-        assert "negative ELBO" in table and "| AE |" in table and "by quadrature" in table
+        model_input, ae, vae, table, ae_map, vae_map, vae_draws, posterior, every, posterior_note, _ = result
+        assert "−ELBO = BCE + KL" in table and "| AE |" in table and "(quadrature)" in posterior_note
         assert Image.open(posterior).size == (240, 240)
         assert Image.open(vae_draws).size == ((8 * 30 + 2) * 2, 32 * 2)
         seen[name] = np.asarray(Image.open(model_input).convert("L"))
@@ -83,8 +83,8 @@ def test_a_drawing_on_the_sketchpad_is_reconstructed(client, images, tmp_path):
     assert 0.02 < x.mean() < 0.2 and "VAE" in table
     # a cleared canvas (no composite, or a blank one) quietly resets the outputs: no error
     empty = {"background": None, "layers": [], "composite": None}
-    model_input, ae, vae, table, ae_map, vae_map, draws, posterior, every = client.predict(empty,
-                                                                                     api_name="/reconstruct_drawing")
+    model_input, ae, vae, table, ae_map, vae_map, draws, posterior, every, *_ = client.predict(empty,
+                                                                                         api_name="/reconstruct_drawing")
     assert model_input is None and ae is None and draws is None and posterior is None and every is None
     assert "Draw a digit" in table
     Image.fromarray(np.full((280, 280, 4), 255, np.uint8)).save(tmp_path / "white.png")
@@ -94,7 +94,7 @@ def test_a_drawing_on_the_sketchpad_is_reconstructed(client, images, tmp_path):
 
 
 def test_the_ae_samples_from_its_code_mixture_as_well(client):
-    vae, ae_prior, ae_mixture, yours = client.predict(16, 3, api_name="/sample")
+    vae, ae_prior, ae_mixture, yours, _ = client.predict(16, 3, api_name="/sample")
     assert yours is None  # this visitor has trained no model
     pictures = [np.asarray(Image.open(p)) for p in (vae, ae_prior, ae_mixture)]
     assert all(p.shape == pictures[0].shape for p in pictures) and not np.array_equal(pictures[1], pictures[2])

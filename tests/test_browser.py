@@ -12,6 +12,8 @@ playwright = pytest.importorskip("playwright.sync_api")
 if not shutil.which("chromium"):
     pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
+pytestmark = pytest.mark.slow  # a real browser against the launched app: seconds a test
+
 SHOTS = ROOT / "test-output"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--no-first-run", "--disable-sync", "--disable-quic"]
@@ -52,12 +54,12 @@ def errors_on_page(page):
 
 def test_drawing_a_stroke_reconstructs_it_with_the_brush_ready_at_load(page):
     page.get_by_role("tab", name="Reconstruct").click()
-    page.locator("#numbers").get_by_text("negative ELBO").wait_for(timeout=20_000)  # the example shown at load
+    page.locator("#numbers").get_by_text("−ELBO = BCE + KL").wait_for(timeout=20_000)  # the example shown at load
     assert "uploaded image" in page.locator("#numbers").inner_text()  # which input the results belong to
     draw_stroke(page)  # no click on "Brush" first
     page.locator("#numbers").get_by_text("your drawing").wait_for(timeout=20_000)
     text = page.locator("#numbers").inner_text()
-    assert "negative ELBO" in text and "your drawing" in text and has_image(page, "seen")
+    assert "−ELBO = BCE + KL" in text and "your drawing" in text and has_image(page, "seen")
     page.wait_for_timeout(1500)  # let the pictures arrive before the screenshot
     page.screenshot(path=str(SHOTS / "reconstruct_drawing.png"), full_page=True)
 
@@ -81,7 +83,7 @@ def test_uploading_an_image_reconstructs_it(page):
     example = sorted((ROOT / "weights" / "mnist-vae" / "examples").glob("digit_*.png"))[2]
     page.locator("#upload input[type=file]").set_input_files(str(example))
     page.locator("#numbers").get_by_text("the uploaded image").wait_for(timeout=20_000)
-    assert "negative ELBO" in page.locator("#numbers").inner_text()
+    assert "−ELBO = BCE + KL" in page.locator("#numbers").inner_text()
     page.wait_for_timeout(1500)  # let the pictures arrive before the screenshot
     page.screenshot(path=str(SHOTS / "reconstruct_upload.png"), full_page=True)
 
@@ -277,3 +279,276 @@ def test_the_report_tab_shows_the_report_with_its_figures(page):
                            timeout=20_000)
     assert page.locator("#report .katex").count() > 10  # the maths is typeset
     page.screenshot(path=str(SHOTS / "report.png"))
+
+
+# ---- the page as a designer would ship it (issue 21) ----------------------------------------------------------------
+
+TABS = ["Reconstruct", "Sample", "Latent space", "AE to VAE", "Conditional VAE", "Train", "Faces", "Report"]
+WIDTHS = {"desktop": (1400, 1000), "phone": (390, 844)}
+
+# Every label badge and button inside an image block, against the picture it shows: the drawn content box of the
+# <img> (object-fit: contain leaves bars beside a picture narrower than its box; those may hold a button).
+COVERED = """() => {
+  const out = [];
+  const visible = (r) => r.width > 1 && r.height > 1;
+  for (const img of document.querySelectorAll(".block .image-frame img")) {
+    const block = img.closest(".block"), r = img.getBoundingClientRect();
+    if (!visible(r) || !img.naturalWidth || block.closest(".hide, [hidden]") || img.offsetParent === null) continue;
+    const scale = Math.min(r.width / img.naturalWidth, r.height / img.naturalHeight);
+    const w = img.naturalWidth * scale, h = img.naturalHeight * scale;
+    const box = {left: r.left + (r.width - w) / 2, top: r.top + (r.height - h) / 2};
+    box.right = box.left + w; box.bottom = box.top + h;
+    const covers = [...block.querySelectorAll('label[data-testid="block-label"], .icon-button-wrapper button')];
+    const label = block.querySelector('label[data-testid="block-label"]');
+    if (label && visible(label.getBoundingClientRect())) {  // nor does a button cover the label
+      const l = label.getBoundingClientRect();
+      for (const b of block.querySelectorAll('.icon-button-wrapper button')) {
+        const c = b.getBoundingClientRect();
+        if (visible(c) && c.left < l.right && c.right > l.left && c.top < l.bottom && c.bottom > l.top) {
+          out.push(`${block.id || "?"}: a button over the label "${label.innerText.trim()}"`);
+        }
+      }
+    }
+    for (const el of covers) {
+      const c = el.getBoundingClientRect();
+      if (!visible(c) || getComputedStyle(el).visibility === "hidden") continue;
+      if (c.left < box.right - 0.5 && c.right > box.left + 0.5 && c.top < box.bottom - 0.5 && c.bottom > box.top + 0.5) {
+        out.push(`${block.id || "?"}: "${(el.innerText || el.getAttribute("aria-label") || "").trim()}" over the picture`);
+      }
+    }
+  }
+  return out;
+}"""
+
+
+@pytest.fixture(scope="module", params=list(WIDTHS))
+def any_width(request, page, served_app):
+    """A fresh page of the app at 1400 px, then at 390 px (in the browser of `page`)."""
+    width, height = WIDTHS[request.param]
+    other = page.context.browser.new_page(viewport={"width": width, "height": height})
+    other.goto(served_app[1])
+    other.get_by_text("VAE Explorer").first.wait_for(timeout=30_000)
+    yield request.param, other
+    other.close()
+
+
+def open_tab(page, name):
+    page.get_by_role("tab", name=name).click()
+    page.wait_for_timeout(300)
+    # the pictures load lazily: scroll past them all, then wait until every one is drawn
+    height = page.evaluate("document.body.scrollHeight")
+    for y in range(0, height + 800, 800):
+        page.evaluate(f"window.scrollTo(0, {y})")
+        page.wait_for_timeout(100)
+    page.evaluate("window.scrollTo(0, 0)")
+    page.wait_for_function("""() => { const p = document.querySelector('[role=tabpanel]:not([style*="display: none"])');
+        return p && [...p.querySelectorAll('.image-frame img')].every(i => i.complete && i.naturalWidth > 0); }""",
+                           timeout=30_000)
+    page.wait_for_timeout(500)
+
+
+def test_no_label_or_button_covers_a_picture_on_any_tab(any_width):
+    name, page = any_width
+    covered = []
+    for tab in TABS:
+        open_tab(page, tab)
+        covered += [f"{tab}: {c}" for c in page.evaluate(COVERED)]
+    page.screenshot(path=str(SHOTS / f"covers_{name}.png"), full_page=True)
+    assert covered == []
+
+
+def test_every_tab_is_one_tap_from_a_visible_name(any_width):
+    _, page = any_width
+    for tab in TABS:
+        assert page.get_by_role("tab", name=tab).is_visible(), tab
+    assert page.locator("button[aria-label='More tabs']").count() == 0 or not page.locator(
+        "button[aria-label='More tabs']").first.is_visible()
+
+
+# Text too small to read, a word broken across two lines, a label cut with "...": each element with text of its own.
+TEXT_FAULTS = r"""() => {
+  const out = [];
+  const panel = document.querySelector('[role=tabpanel]:not([style*="display: none"])');
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement, text = node.textContent.trim();
+    if (!text || !el || el.closest("svg, script, style, .sr-only, .visually-hidden, .hide, .katex, footer")) continue;
+    if (el.closest('[role=tabpanel]') && el.closest('[role=tabpanel]') !== panel) continue;
+    const rects = el.getClientRects();
+    if (!rects.length || el.offsetParent === null) continue;
+    const size = parseFloat(getComputedStyle(el).fontSize);
+    if (size < 11) out.push(`${size}px: "${text.slice(0, 30)}"`);
+    // each word of the text on one line: a Range over a word gives one box, two if it was broken
+    const re = /[^\s\-–—/]+/g;  // a line may break after a hyphen or a slash
+    for (let m = re.exec(node.textContent); m; m = re.exec(node.textContent)) {
+      if (m[0].length < 2) continue;
+      const range = document.createRange();
+      range.setStart(node, m.index); range.setEnd(node, m.index + m[0].length);
+      const boxes = [...range.getClientRects()].filter(r => r.width > 0);
+      const lines = new Set(boxes.map(r => Math.round(r.top)));
+      if (lines.size > 1) out.push(`"${m[0]}" broken across lines`);
+    }
+  }
+  for (const label of document.querySelectorAll('label[data-testid="block-label"]')) {
+    if (label.offsetParent !== null && label.closest('[role=tabpanel]') === panel && label.getBoundingClientRect().width > 1
+        && label.scrollWidth > label.clientWidth + 1) out.push(`label cut: "${label.innerText.trim()}"`);
+  }
+  for (const table of panel ? panel.querySelectorAll("table") : []) {
+    if (table.offsetParent === null || table.scrollWidth <= table.clientWidth + 1) continue;
+    const s = getComputedStyle(table);
+    if (!["auto", "scroll"].includes(s.overflowX) || !s.backgroundAttachment.includes("scroll")) {
+      out.push(`table "${table.innerText.slice(0, 20)}" wider than its box without a scroll bar and a shadow`);
+    }
+  }
+  return out;
+}"""
+
+
+def test_every_text_is_readable_whole_and_uncut(any_width):
+    """At least 11 px, no word broken across two lines, no label cut short, a table wider than the screen scrolls
+    and shows it (on the phone, and at 1400 px where the Sample tab's label was cut)."""
+    name, page = any_width
+    faults = []
+    for tab in TABS:
+        open_tab(page, tab)
+        faults += [f"{tab}: {f}" for f in page.evaluate(TEXT_FAULTS)]
+    assert faults == []
+
+
+def test_the_row_of_every_model_has_captions_of_11_px_or_more(any_width):
+    from ui.pictures import CAPTION_SIZE
+
+    _, page = any_width
+    open_tab(page, "Reconstruct")
+    scale = page.evaluate("(() => { const i = document.querySelector('#every-model img'), r = i.getBoundingClientRect(); "
+                          "return Math.min(r.width / i.naturalWidth, r.height / i.naturalHeight); })()")
+    assert CAPTION_SIZE * scale >= 11
+
+
+def queue_joins(page):
+    joins = []
+    page.on("request", lambda r: joins.append(r.post_data) if "/queue/join" in r.url else None)
+    return joins
+
+
+def test_an_upload_sends_one_request(page):
+    page.get_by_role("tab", name="Reconstruct").click()
+    joins = queue_joins(page)
+    before = page.locator("#numbers").inner_text()
+    page.locator("#upload input[type=file]").set_input_files(str(EXAMPLES[4]))
+    page.wait_for_function("b => document.querySelector('#numbers').innerText !== b", arg=before, timeout=20_000)
+    page.wait_for_timeout(2000)  # a second request would come within this
+    assert len(joins) == 1
+
+
+EXAMPLES = sorted((ROOT / "weights" / "mnist-vae" / "examples").glob("digit_*.png"))
+
+
+def test_an_error_clears_the_results_of_the_previous_input(page, tmp_path):
+    from PIL import Image
+
+    page.get_by_role("tab", name="Reconstruct").click()
+    joins = queue_joins(page)
+    page.locator("#upload input[type=file]").set_input_files(str(EXAMPLES[3]))
+    page.wait_for_function("() => document.querySelector('#seen img') && "
+                           "document.querySelector('#numbers').innerText.includes('code z')", timeout=20_000)
+    Image.new("L", (200, 200), 255).save(tmp_path / "blank.png")
+    page.wait_for_timeout(1500)
+    joins.clear()
+    page.locator("#upload input[type=file]").set_input_files(str(tmp_path / "blank.png"))
+    page.get_by_text("No digit found").first.wait_for(timeout=20_000)
+    page.locator("#numbers").get_by_text("No results").wait_for(timeout=20_000)
+    assert page.locator("#seen img").count() == 0 and page.locator("#vae-recon img").count() == 0
+    assert "code z" not in page.locator("#numbers").inner_text()  # the old table is gone
+    assert page.locator("[data-testid='toast-body']").count() == 1 and len(joins) == 1  # said once
+    page.screenshot(path=str(SHOTS / "reconstruct_error.png"), full_page=True)
+    page.locator("[data-testid='toast-body']").first.click()
+
+
+def test_enter_or_leaving_a_number_box_applies_it(page):
+    page.get_by_role("tab", name="Latent space").click()
+    has_image(page, "grid-img")
+    width = natural_width(page, "grid-img")
+    box = page.locator("#grid-n input[type=number]")
+    box.fill("10")
+    box.press("Enter")
+    page.wait_for_function("w => document.querySelector('#grid-img img').naturalWidth < w", arg=width, timeout=20_000)
+    width = natural_width(page, "grid-img")
+    box.fill("30")
+    page.locator("#grid-img").click()  # leaving the box
+    page.wait_for_function("w => document.querySelector('#grid-img img').naturalWidth > w", arg=width, timeout=20_000)
+    page.get_by_role("tab", name="Conditional VAE").click()
+    has_image(page, "cvae-samples")
+    height = page.evaluate("document.querySelector('#cvae-samples img').naturalHeight")
+    box = page.locator("#cvae-n input[type=number]")
+    box.fill("100")
+    box.press("Enter")
+    page.wait_for_function("h => document.querySelector('#cvae-samples img').naturalHeight > h", arg=height,
+                           timeout=20_000)
+
+
+def test_switching_the_model_updates_everything_on_the_latent_tab(page):
+    page.get_by_role("tab", name="Latent space").click()
+    ids = ["grid-img", "grid-map", "point-map", "interp-strip", "interp-map"]
+    for i in ids:
+        has_image(page, i)
+    before = {i: image_src(page, i) for i in ids}
+    page.get_by_role("radio", name="VAE beta=4", exact=True).check()
+    for i in ids:
+        wait_for_new_image(page, i, before[i])
+    assert errors_on_page(page) == 0
+    page.get_by_role("radio", name="VAE", exact=True).check()
+
+
+def test_noise_is_said_not_to_look_like_a_digit_and_a_digit_is_not(page, tmp_path, shipped_models):
+    import numpy as np
+
+    from PIL import Image
+
+    if shipped_models.explorers["VAE"].log_px_floor is None:
+        pytest.skip("weights/mnist-vae/log_px.json is missing (python -m train.likelihood)")
+    page.get_by_role("tab", name="Reconstruct").click()
+    # black-and-white noise, read as it is; colour noise is not caught: the photo cleaning leaves a few blobs
+    # that the VAE finds about as likely as an unusual digit (bench/not_a_digit.py)
+    noise = (np.random.default_rng(0).random((28, 28)) < 0.5).astype(np.uint8) * 255
+    Image.fromarray(noise).save(tmp_path / "noise.png")
+    page.locator("#upload input[type=file]").set_input_files(str(tmp_path / "noise.png"))
+    page.locator("#numbers").get_by_text("does not look like a digit").wait_for(timeout=20_000)
+    page.locator("#upload input[type=file]").set_input_files(str(EXAMPLES[5]))
+    page.locator("#numbers").get_by_text("code z").wait_for(timeout=20_000)
+    page.wait_for_timeout(500)
+    assert "does not look like a digit" not in page.locator("#numbers").inner_text()
+
+
+def test_stop_on_a_fresh_page_keeps_no_model_then_a_trained_one_is_named(page, served_app):
+    """Stop before an epoch ends says no model was kept; after training, the model's name ("your AE, 1 epochs")
+    labels it where it is offered; the time from Stop to "Stopped" on the page is printed."""
+    import time
+
+    fresh = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        fresh.goto(served_app[1])
+        fresh.get_by_role("tab", name="Train").click()
+        fresh.locator("#train-btn").click()
+        fresh.locator("#train-status").get_by_text("digits...").wait_for(timeout=60_000)
+        started = time.monotonic()
+        fresh.locator("#stop-btn").click()
+        fresh.locator("#train-status").get_by_text("Stopped").wait_for(timeout=10_000)
+        print(f"Stop to 'Stopped' on the page: {time.monotonic() - started:.2f} s")
+        text = fresh.locator("#train-status").inner_text()
+        assert "no model was kept" in text and "is kept" not in text
+        fresh.get_by_role("radio", name="AE", exact=True).first.check()
+        epochs = fresh.locator("#train-epochs input[type=number]")
+        epochs.fill("1")
+        epochs.press("Enter")
+        fresh.locator("#train-btn").click()
+        fresh.locator("#train-status").get_by_text("Done").wait_for(timeout=120_000)
+        fresh.get_by_role("tab", name="Sample").click()
+        fresh.get_by_role("button", name="Sample z ~ N(0, I)").click()
+        fresh.locator("#own-note").get_by_text("your AE, 1 epoch").wait_for(timeout=20_000)
+        fresh.get_by_role("tab", name="Reconstruct").click()
+        draw_stroke(fresh)
+        fresh.locator("#every-note").get_by_text("your AE, 1 epoch").wait_for(timeout=20_000)
+    finally:
+        fresh.close()
+

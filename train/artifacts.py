@@ -14,6 +14,7 @@ matplotlib.use("Agg")  # figures go to files; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 from safetensors.torch import load_file, save_file  # noqa: E402
+from matplotlib.transforms import Bbox  # noqa: E402
 from safetensors import safe_open  # noqa: E402
 
 METRIC_COLUMNS = ["epoch", "train_loss", "test_loss", "lr", "train_bce", "train_kld", "test_bce", "test_kld"]
@@ -140,19 +141,40 @@ def draw_rate_distortion(ax, points, ae=None, chosen=None):
         ax.plot([points[n][split][0] for n in order], [points[n][split][1] for n in order], "-", label=split,
                 zorder=2, **style)
     for n in order:
-        r, d = points[n]["test"]
-        ax.annotate(f"beta {points[n]['beta']:g}", (r, d), textcoords="offset points", xytext=(5, 4), fontsize=8)
         if n == chosen:
             for split in ("test", "train"):
                 ax.plot(*points[n][split], "o", ms=13, mfc="none", mec="red", mew=2.2, zorder=3)
     if ae:
         for split, color in (("test", "tab:blue"), ("train", "tab:orange")):
             ax.axhline(ae[split], color=color, ls="--", lw=1)
-            ax.text(hi_r, ae[split], f"AE ({split})", ha="right", va="bottom", fontsize=8, color=color)
+            ax.text(lo_r + 0.02 * hi_r, ae[split], f"AE ({split})", ha="left", va="bottom", fontsize=8, color=color)
             if chosen == "AE":
                 ax.plot([lo_r], [ae[split]], "o", ms=13, mfc="none", mec="red", mew=2.2, clip_on=False, zorder=3)
     ax.set(xlim=(lo_r, hi_r), ylim=(lo_d, hi_d), xlabel="rate R = KL (nats)", ylabel="distortion D = BCE (nats)")
     ax.legend(loc="center right", fontsize=8)
+    label_points(ax, [(f"beta {points[n]['beta']:g}", points[n]["test"]) for n in order],
+                 [points[n][split] for n in order for split in ("test", "train")])
+
+
+def label_points(ax, labels, marks):
+    """Write each (text, (x, y)) beside its point, at the first of a few places clear of the red ring (13 points
+    wide) around a point, of every mark in `marks`, of the texts already on `ax` and of the labels placed before."""
+    renderer = ax.figure.canvas.get_renderer()
+    ring = 8 * ax.figure.dpi / 72  # pixels: the ring's radius and a little more
+    taken = [t.get_window_extent(renderer) for t in ax.texts]
+    for x, y in marks:
+        px, py = ax.transData.transform((x, y))
+        taken.append(Bbox([[px - ring, py - ring], [px + ring, py + ring]]))
+    places = [((9, 4), "left", "bottom"), ((9, -4), "left", "top"), ((-9, 4), "right", "bottom"),
+              ((-9, -4), "right", "top"), ((0, 11), "center", "bottom"), ((0, -11), "center", "top")]
+    for text, xy in labels:
+        for offset, ha, va in places:
+            label = ax.annotate(text, xy, textcoords="offset points", xytext=offset, ha=ha, va=va, fontsize=8)
+            box = label.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in taken) or (offset, ha, va) == places[-1]:
+                break
+            label.remove()
+        taken.append(box)
 
 
 def spectrum_points(metrics):

@@ -42,7 +42,7 @@ def metrics_table(spectrum):
         "there too.")
 
 
-def create_tab(demo, models):
+def create_tab(demo, models, own):
     spectrum, names = models.spectrum, list(models.spectrum)
     points, ae = spectrum_points({n: (e.beta, e.metrics) for n, e in spectrum.items() if e.metrics})
     gr.Markdown(SPECTRUM)
@@ -54,11 +54,12 @@ def create_tab(demo, models):
         grid = gr.Image(format="png", interactive=False, elem_id="spectrum-grid")
         codes = gr.Image(format="png", interactive=False)
     with gr.Row():
-        rd = gr.Image(label="rate and distortion: test (filled) and train (hollow)", format="png",
-                      interactive=False, elem_id="rd-plot")
-        samples = gr.Image(label="64 samples, z ~ N(0, I) (the same z for every model)", format="png",
+        rd = gr.Image(label="rate and distortion", format="png", interactive=False, elem_id="rd-plot")
+        samples = gr.Image(label="64 samples, z ~ N(0, I)", format="png",
                            interactive=False)
         curve = gr.Image(label="loss curves", format="png", interactive=False)
+    gr.Markdown("The plot: test (filled) and training (hollow) points, the chosen model ringed. The square on the map "
+                "is the grid's [-2, 2]^2; the samples use the same z for every model.", elem_classes=["caption"])
     gr.Markdown(metrics_table(spectrum))
 
     @handler

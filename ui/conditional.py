@@ -13,6 +13,7 @@ from .inputs import MAX_SEED, Sketchpad, allowed_folders, choice, drawn_digit, h
 from .pictures import to_picture
 
 DIGITS = [str(k) for k in range(10)]
+N_SAMPLES = (1, 100)  # the "how many" control's range: the slider and the check read it
 
 INTRO = """The **conditional VAE** (CVAE) is the VAE with the digit's label y given to both halves: the encoder is
 q(z|x, y), the decoder p(x|z, y). Knowing the digit, the 2-D code z no longer has to say *which* digit it is, only
@@ -21,7 +22,7 @@ decoded as any digit, in your style. The CVAE is also a classifier for free: p(y
 2-D latent lets us compute exactly (on a grid), for each of the ten labels."""
 
 
-def create_tab(demo, models):
+def create_tab(demo, models, own):
     c = models.conditional
     if c is None:
         gr.Markdown("No conditional VAE is loaded on this server. With one, this tab samples the digit you ask for "
@@ -35,7 +36,7 @@ def create_tab(demo, models):
     gr.Markdown("### Ask for a digit")
     with gr.Row():
         digit = gr.Radio(DIGITS, value="3", label="digit", elem_id="cvae-digit")
-        n_samples = gr.Slider(1, 100, value=24, step=1, label="how many")
+        n_samples = gr.Slider(*N_SAMPLES, value=24, step=1, label="how many", elem_id="cvae-n")
         seed = gr.Number(value=0, precision=0, label="seed", minimum=0, maximum=MAX_SEED, elem_id="cvae-seed")
         new_seed = gr.Button("New seed")
     samples = gr.Image(label="z ~ N(0, I), decoded as the chosen digit", format="png", interactive=False,
@@ -69,7 +70,7 @@ def create_tab(demo, models):
     @torch.inference_mode()
     def cvae_sample(k, n, seed):
         k = int(choice(str(k), "The digit", DIGITS))
-        n, seed = number(n, "The number of samples", 1, 100, True), number(seed, "The seed", 0, MAX_SEED, True)
+        n, seed = number(n, "The number of samples", *N_SAMPLES, True), number(seed, "The seed", 0, MAX_SEED, True)
         z = torch.randn(n, model.latent_size, generator=torch.Generator().manual_seed(seed))
         return {samples: to_picture(model.decode(z, k).view(-1, 1, 28, 28), nrow=min(n, 12), zoom=2)}
 

@@ -28,7 +28,7 @@ def face_interpolate(model, image_a, image_b, steps):
     return to_picture(model.decode(lerp_path(a, b, steps)), nrow=steps)
 
 
-def create_tab(demo, models):
+def create_tab(demo, models, own):
     model, folders = models.faces, allowed_folders()
     if model is None:
         gr.Markdown(f"### No face model here\n{models.faces_note}")

@@ -14,6 +14,9 @@ from .pictures import digit_picture, draw_map, to_picture
 from .reconstruct import encode_digit
 
 MAX_LIM = 10.0
+GRID_N = (2, 40)  # each control's range, read by the control and by its check
+GRID_LIM = (0.5, MAX_LIM)
+STEPS = (2, 30)
 
 
 def slider_span(lim):
@@ -21,14 +24,14 @@ def slider_span(lim):
     return math.floor(lim[0] * 100) / 100, math.ceil(lim[1] * 100) / 100
 
 
-def create_tab(demo, models):
+def create_tab(demo, models, own):
     explorers, names = models.spectrum, list(models.spectrum)
     folders = allowed_folders([models.example_folder] if models.examples else [])
     examples = [str(p) for p in models.examples]
     model_pick = gr.Radio(names, value="VAE", label="model")
     with gr.Row():
-        grid_n = gr.Slider(2, 40, value=20, step=1, label="grid points a side", elem_id="grid-n")
-        grid_lim = gr.Slider(0.5, MAX_LIM, value=2.0, step=0.5, label="range: [-r, r]^2", elem_id="grid-range")
+        grid_n = gr.Slider(*GRID_N, value=20, step=1, label="grid points a side", elem_id="grid-n")
+        grid_lim = gr.Slider(*GRID_LIM, value=2.0, step=0.5, label="range: [-r, r]^2", elem_id="grid-range")
     descriptions = {name: export(e) for name, e in explorers.items()}  # each model's decoder file for the page
     view = explorer(descriptions["VAE"], elem_id="latent-explorer")
     gr.Markdown("Or pick a point exactly: the sliders (the arrow keys move them by 0.01)")
@@ -45,12 +48,11 @@ def create_tab(demo, models):
         start, end = (gr.Image(label=label, type="filepath", image_mode=None, height=160,
                                value=examples[i] if len(examples) > i else None)
                       for label, i in (("from", 0), ("to", 1)))
-        steps = gr.Slider(2, 30, value=10, step=1, label="steps")
+        steps = gr.Slider(*STEPS, value=10, step=1, label="steps")
         interp_btn = gr.Button("Interpolate", variant="primary")
-    interp_strip = gr.Image(label="the two inputs at the ends; between them the decodes along the path, from one "
-                                  "reconstruction to the other",
-                            elem_id="interp-strip", format="png", interactive=False)
-    interp_map = gr.Image(label="the path on the map", format="png", interactive=False)
+    interp_strip = gr.Image(label="the path, decoded", elem_id="interp-strip",
+                            format="png", interactive=False)
+    interp_map = gr.Image(label="the path on the map", format="png", interactive=False, elem_id="interp-map")
 
     def model_of(name):
         return explorers[choice(name, "The model", names)]
@@ -59,7 +61,7 @@ def create_tab(demo, models):
     @torch.inference_mode()
     def latent_grid(name, n, lim):
         e = model_of(name)
-        n, lim = number(n, "The grid size", 2, 40, True), number(lim, "The range", 0.01, MAX_LIM)
+        n, lim = number(n, "The grid size", *GRID_N, True), number(lim, "The range", *GRID_LIM)
         return {grid_img: to_picture(decode_grid(e.model, n, lim), nrow=n), grid_map: draw_map(e.map, square=lim)}
 
     @handler
@@ -92,7 +94,7 @@ def create_tab(demo, models):
         """The explorer shows the chosen model, pinned where the sliders are, with the grid the sliders set."""
         e = model_of(name)
         a, b = e.map.clamp(number(a, "z1", -1e9, 1e9), number(b, "z2", -1e9, 1e9))
-        grid = number(n, "The grid size", 2, 40, True), number(lim, "The range", 0.01, MAX_LIM)
+        grid = number(n, "The grid size", *GRID_N, True), number(lim, "The range", *GRID_LIM)
         return {view: explorer_value(descriptions[e.name], (a, b), grid)}
 
     @handler
@@ -106,13 +108,19 @@ def create_tab(demo, models):
     @torch.inference_mode()
     def interpolate(name, path_a, path_b, n):
         e = model_of(name)
-        n = number(n, "The number of steps", 2, 30, True)
+        n = number(n, "The number of steps", *STEPS, True)
         xs = [upload_digit(p, folders)[0] for p in (path_a, path_b)]
         a, b = (encode_digit(e.model, x)[0] for x in xs)
         path = lerp_path(a, b, n)
         ends = [torch.as_tensor(x).view(1, 1, 28, 28) for x in xs]
         strip = torch.cat([ends[0], e.model.decode(path).view(-1, 1, 28, 28), ends[1]])
         return {interp_strip: to_picture(strip, nrow=n + 2, zoom=3), interp_map: draw_map(e.map, path=path.tolist())}
+
+    def reinterpolate(name, path_a, path_b, n):
+        """The same path through another model's space; with an input missing, the old model's path is cleared."""
+        if path_a is None or path_b is None:
+            return {interp_strip: None, interp_map: None}
+        return interpolate(name, path_a, path_b, n)
 
     # In the page, without the server: the grid follows its sliders while they move, the pinned point follows z1, z2.
     for slider in (grid_n, grid_lim):
@@ -132,3 +140,6 @@ def create_tab(demo, models):
                      preprocess=False, concurrency_id="images")
     if len(examples) > 1:
         demo.load(interpolate, interp_inputs, [interp_strip, interp_map], api_name=False, preprocess=False)
+    # another model: the path between the same two inputs, through its latent space
+    model_pick.change(reinterpolate, interp_inputs, [interp_strip, interp_map], api_name=False, preprocess=False,
+                      concurrency_id="images")

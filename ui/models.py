@@ -35,6 +35,9 @@ class Explorer:
     scan: DecodedGrid | None = None  # for a VAE: its decoder on a fixed grid, where the true posterior is looked for
     density: dict | None = None  # for an AE: the mixture fitted to its training codes (vae_models.code_density)
     beta: float | None = None  # the weight its KL term had in training; None for the AE (no KL term)
+    # for a VAE: the log p(x) below which an input does not look like a digit to it (log_px.json, written by
+    # `python -m train.likelihood`: the test set's 0.1% quantile); None where it was not computed
+    log_px_floor: float | None = None
 
     @classmethod
     def build(cls, name, model, mu, labels, metrics=None, loss_curve=None, density=None, beta=None):
@@ -90,8 +93,15 @@ def load_explorer(name, folder):
         density = load_code_density(folder)
     except (SafetensorError, OSError) as e:
         raise WeightsError(f"{folder}: code_density.safetensors is damaged ({type(e).__name__}).") from None
-    return Explorer.build(name, model, mu, labels, metrics, str(curve) if curve.exists() else None, density,
-                          read_beta(folder) if model.is_vae else None)
+    explorer = Explorer.build(name, model, mu, labels, metrics, str(curve) if curve.exists() else None, density,
+                              read_beta(folder) if model.is_vae else None)
+    try:
+        explorer.log_px_floor = float(json.loads((folder / "log_px.json").read_text())["floor"])
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise WeightsError(f"{folder}: log_px.json is damaged ({type(e).__name__}).") from None
+    return explorer
 
 
 def spectrum_of(explorers, more):

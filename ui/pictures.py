@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from PIL import Image, ImageDraw  # noqa: E402
+from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
 ZOOM = 6  # 28x28 digits are shown as 168x168, pixel for pixel
 RED = (220, 0, 0)
@@ -38,17 +38,23 @@ def to_picture(images, nrow=None, zoom=1, padding=2, pad_value=0.5):
     return enlarge((grid.clip(0, 1) * 255).round().astype(np.uint8), zoom)
 
 
+# The captions' font size in the strip's own pixels: the page shows a strip at half its width or more (the CSS keeps
+# it at least STRIP_MIN_WIDTH wide on a phone), so a caption reads at 11 px or more.
+CAPTION_SIZE = 22
+
+
 def labelled_strip(images, captions, zoom=3):
     """(N, 1, 28, 28) in [0, 1] and N captions -> one row of enlarged digits, each with its caption under it."""
     tile = 28 * zoom
-    width, text_h = tile + 24, 16
+    font = ImageFont.load_default(size=CAPTION_SIZE)
+    width, text_h = tile + 24, CAPTION_SIZE + 4
     strip = Image.new("RGB", (width * len(images), tile + text_h + 6), (255, 255, 255))
     draw = ImageDraw.Draw(strip)
     for i, (image, caption) in enumerate(zip(images, captions)):
         digit = enlarge((image.float().view(28, 28).numpy() * 255).round().astype(np.uint8), zoom)
         strip.paste(Image.fromarray(digit).convert("RGB"), (i * width + 12, 0))
-        left, _, right, _ = draw.textbbox((0, 0), caption)
-        draw.text((i * width + (width - (right - left)) / 2, tile + 4), caption, fill=(0, 0, 0))
+        left, _, right, _ = draw.textbbox((0, 0), caption, font=font)
+        draw.text((i * width + (width - (right - left)) / 2, tile + 4), caption, fill=(0, 0, 0), font=font)
     return np.asarray(strip)
 
 
@@ -102,7 +108,7 @@ def render_map(mu, labels, title):
     points = ax.scatter(mu[:, 0], mu[:, 1], c=labels, cmap="tab10", s=1.5, vmin=-0.5, vmax=9.5, rasterized=True)
     fig.colorbar(points, cax=cax, ticks=range(10), label="digit")
     ax.set(xlim=xlim, ylim=ylim, xlabel="$z_1$", ylabel="$z_2$")
-    ax.text(0.99, 0.01, title, transform=ax.transAxes, ha="right", va="bottom", fontsize=8, alpha=0.7)
+    ax.set_title(title, fontsize=9)  # above the axes: drawn over the points, it hid some of them
     fig.canvas.draw()
     image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
     x0, y0, x1, y1 = ax.get_window_extent().extents

@@ -4,10 +4,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from vae_models.posterior import bernoulli_log_joint, true_posterior
+from vae_models.posterior import QUICK, bernoulli_log_joint, true_posterior
 
 SIDE = 240  # pixels of the square view
-GRID = 16  # points a side: enough, since the window is fitted to the posterior (spacing near its width/6)
 LUT = (matplotlib.colormaps["magma"](np.linspace(0, 1, 256))[:, :3] * 255).astype(np.uint8)
 
 
@@ -19,8 +18,7 @@ def posterior_view(explorer, x, mu, sigma):
     to its peak; white ellipses are q(z|x)'s 1- and 2-sigma contours, the cross its mean."""
     xt = torch.as_tensor(x).view(1, 784)
     scan = (explorer.scan.z, explorer.scan.log_joint(xt)[0]) if explorer.scan is not None else None
-    post = true_posterior(bernoulli_log_joint(explorer.model, xt, torch.float32), mu, sigma, n=GRID, scan=scan,
-                          max_refine=2, max_cell=0.4)
+    post = true_posterior(bernoulli_log_joint(explorer.model, xt, torch.float32), mu, sigma, scan=scan, **QUICK)
     lo, hi = (v.numpy() for v in post["box"])
     side = post["n"]
     density = post["log_post"].reshape(side, side).numpy()[::-1]  # rows: z2 from high to low

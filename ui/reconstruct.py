@@ -59,32 +59,74 @@ def every_model(spectrum, x, own=None):
     return labelled_strip(torch.stack(images), captions)
 
 
-def report_table(report, source):
+def verdict(vae_report, floor):
+    """One sentence when the VAE's log p(x) of the input is below its floor (the test set's 0.1% quantile), else ""."""
+    if floor is None or "log_px" not in vae_report or vae_report["log_px"] >= floor:
+        return ""
+    return (f"**This does not look like a digit to the VAE**: its log p(x) is {vae_report['log_px']:.0f} nats, below "
+            f"what 99.9% of MNIST's test digits reach ({floor:.0f}); the results are what the models make of it "
+            f"anyway.\n\n")
+
+
+def report_table(report, source, floor=None):
     ae, vae = report["AE"], report["VAE"]
-    table = (
-        f"**Input: {source}.**\n\n"
+    return (
+        f"**Input: {source}.**\n\n" + verdict(vae, floor) +
         "| | code z | sigma | BCE | KL | −ELBO |\n|---|---|---|---|---|---|\n"
         f"| AE | ({ae['mu'][0]:.2f}, {ae['mu'][1]:.2f}) | - | {ae['bce']:.1f} | - | - |\n"
         f"| VAE | ({vae['mu'][0]:.2f}, {vae['mu'][1]:.2f}) | ({vae['sigma'][0]:.2f}, {vae['sigma'][1]:.2f}) "
         f"| {vae['bce']:.1f} | {vae['kld']:.2f} | {vae['bce'] + vae['kld']:.1f} |\n\n"
-        "In nats: BCE is the reconstruction term, −ELBO the negative ELBO (BCE + KL); for the VAE the code is "
-        "q(z|x)'s mean.\n\n"
+        f"In nats; −ELBO = BCE + KL; the VAE's BCE averages L = {ELBO_SAMPLES} samples z ~ q(z|x)."
     )
-    if "log_px" in vae:
-        (lo1, lo2), (hi1, hi2) = vae["window"]
-        table += (f"**The VAE's true posterior** p(z|x) is the colour in the small square view (white ellipses: "
-                  f"q(z|x)'s 1 and 2 sigma; blue cross: its mean): log p(x) = {vae['log_px']:.1f} nats by "
-                  f"quadrature, ELBO = {-(vae['bce'] + vae['kld']):.1f}, and their gap, KL(q(z|x) || p(z|x)), "
-                  f"{vae['log_px'] + vae['bce'] + vae['kld']:.1f} nats. The view shows z1 in [{lo1:.2f}, {hi1:.2f}], "
-                  f"z2 in [{lo2:.2f}, {hi2:.2f}].\n\n")
-    return table + (
-        f"The VAE's BCE is averaged over L = {ELBO_SAMPLES} samples z ~ q(z|x); the AE's is at its single code. "
-        "The red cross marks the code (at the map's edge if it lies outside); the red ellipse is the VAE's 2-sigma "
-        "posterior, often smaller than the cross. A 2-D code cannot keep every digit apart: 4 and 9, 3, 5 and 8 "
-        "overlap on both maps, so a drawn 4 may come back as a 9. The row of every model runs from the AE (no KL "
-        "term) to the VAE whose KL term weighs most (beta 4), then your own model once you have trained one (Train "
-        "tab)."
-    )
+
+
+def posterior_line(vae):
+    """The one line under the posterior view: log p(x), the ELBO and their gap."""
+    if "log_px" not in vae:
+        return ""
+    elbo = -(vae["bce"] + vae["kld"])
+    return (f"Colour: the true p(z|x); white: q(z|x). log p(x) = {vae['log_px']:.1f} nats (quadrature), ELBO = "
+            f"{elbo:.1f}, gap KL(q || p) = {vae['log_px'] - elbo:.1f}.")
+
+
+def every_line(yours=None):
+    return ("Reconstructed by every model, from the AE (no KL term) to beta 4" +
+            (f", then yours: {yours.name}." if yours is not None else "; train your own on the Train tab."))
+
+
+ABOUT = f"""**Input, AE, VAE**: what the models see (your drawing or upload reduced to 28x28 black and white, as MNIST
+was binarised) and each model's reconstruction, decoded at the code z (for the VAE, q(z|x)'s mean).
+
+**The table**: BCE is the reconstruction term, KL = KL(q(z|x) || N(0, I)) the VAE's second term, −ELBO their sum, the
+negative evidence lower bound the VAE was trained on. The VAE's BCE is averaged over L = {ELBO_SAMPLES} samples
+z ~ q(z|x); the AE's is at its single code.
+
+**The true posterior**: with a 2-D z, p(x) = ∫ p(x|z) p(z) dz can be computed on a grid, so p(z|x) itself can be
+drawn (colour) under the encoder's Gaussian q(z|x) (white ellipses: 1 and 2 sigma; blue cross: its mean). The gap
+log p(x) − ELBO is KL(q(z|x) || p(z|x)): how far the encoder's answer is from the truth. When log p(x) is below what
+99.9% of MNIST's test digits reach (`python -m train.likelihood` computes that floor), the page says the input does not
+look like a digit to the VAE.
+
+**The maps**: the 10,000 test digits' codes, coloured by digit. The red cross marks this input's code (at the map's
+edge if it lies outside); the red ellipse is the VAE's 2-sigma posterior, often smaller than the cross. A 2-D code
+cannot keep every digit apart: 4 and 9, 3, 5 and 8 overlap on both maps, so a drawn 4 may come back as a 9."""
+
+
+def results(explorers, spectrum, x, source, yours=None):
+    """One input (784,) in {0, 1} -> every output of the tab, by name."""
+    report = digit_report(explorers, x)
+    ae, vae = report["AE"], report["VAE"]
+    return dict(seen=digit_picture(x), ae_recon=ae["recon"], vae_recon=vae["recon"],
+                numbers=report_table(report, source, explorers["VAE"].log_px_floor), ae_map=ae["map"],
+                vae_map=vae["map"], vae_draws=vae["draws"], posterior=vae.get("posterior"),
+                every=every_model(spectrum, x, yours), posterior_note=posterior_line(vae), every_note=every_line(yours))
+
+
+def cleared(explorers, numbers, yours=None):
+    """Every output emptied (the maps without marks), with `numbers` in place of the table."""
+    return dict(seen=None, ae_recon=None, vae_recon=None, numbers=numbers, ae_map=explorers["AE"].map.image,
+                vae_map=explorers["VAE"].map.image, vae_draws=None, posterior=None, every=None, posterior_note="",
+                every_note=every_line(yours))
 
 
 def create_tab(demo, models, own):
@@ -94,64 +136,80 @@ def create_tab(demo, models, own):
         with gr.Column():
             # a thick brush: a stroke must survive the reduction of 280x280 to 28x28
             sketch = Sketchpad(label="Draw a digit", elem_id="sketch", elem_classes=["digit-sketch"],
-                               canvas_size=(280, 280),
-                                  height=340, layers=False, transforms=(),
-                                  brush=gr.Brush(default_size=14, colors=["#000000"], color_mode="fixed"))
+                               canvas_size=(280, 280), height=340, layers=False, transforms=(),
+                               brush=gr.Brush(default_size=14, colors=["#000000"], color_mode="fixed"))
             # the key result right under the input: on a phone the columns stack, and this stays in view
             with gr.Row():
                 # min_width: the three stay side by side on a phone, the input between its reconstructions' reach
-                # (no buttons on these three: on a phone they would cover the labels)
+                # (no buttons on these three: on a phone they would crowd the labels)
                 small = dict(height=160, format="png", interactive=False, min_width=60, buttons=[])
-                seen = gr.Image(label="Input, 28x28", elem_id="seen", **small)
-                ae_recon = gr.Image(label="AE", **small)
-                vae_recon = gr.Image(label="VAE", **small)
+                seen = gr.Image(label="input", elem_id="seen", **small)
+                ae_recon = gr.Image(label="AE", elem_id="ae-recon", **small)
+                vae_recon = gr.Image(label="VAE", elem_id="vae-recon", **small)
+            gr.Markdown("What the models see (28x28, black and white) and what each gives back.",
+                        elem_classes=["caption"])
             upload = gr.Image(label="...or upload an image", elem_id="upload", type="filepath", image_mode=None,
                               sources=["upload", "clipboard"], height=200,
                               value=examples[7] if len(examples) > 7 else None)
-            if examples:
-                gr.Examples(examples=[[p] for p in examples], inputs=[upload], label="MNIST test digits")
+            example_set = gr.Examples(examples=[[p] for p in examples], inputs=[upload],
+                                      label="MNIST test digits") if examples else None
         with gr.Column():
             numbers = gr.Markdown(elem_id="numbers")
             with gr.Row():
                 vae_draws = gr.Image(label="VAE: 8 decodes of z ~ q(z|x)", height=120, format="png",
-                                     interactive=False, scale=2)
-                posterior = gr.Image(label="VAE: p(z|x), q(z|x)", height=240,
-                                     format="png", interactive=False, elem_id="posterior", scale=1)
+                                     interactive=False, scale=2, buttons=[])
+                posterior = gr.Image(label="VAE: p(z|x), q(z|x)", height=240, format="png", interactive=False,
+                                     elem_id="posterior", scale=1, buttons=[])
+            posterior_note = gr.Markdown(elem_id="posterior-note", elem_classes=["caption"])
             # no label badge over this thin strip: each digit has its model's name under it
             every = gr.Image(label="every model: AE, beta 0.1 ... 4, yours", show_label=False, buttons=[],
                              format="png", interactive=False, elem_id="every-model")
+            every_note = gr.Markdown(every_line(), elem_id="every-note", elem_classes=["caption"])
             with gr.Row():
                 ae_map = gr.Image(label="AE latent space", value=explorers["AE"].map.image, format="png",
-                                  interactive=False)
+                                  interactive=False, buttons=["fullscreen"])
                 vae_map = gr.Image(label="VAE latent space", value=explorers["VAE"].map.image, format="png",
-                                   interactive=False)
-    outputs = [seen, ae_recon, vae_recon, numbers, ae_map, vae_map, vae_draws, posterior, every]
+                                   interactive=False, buttons=["fullscreen"])
+            gr.Markdown("Red cross: the input's code; red ellipse: the VAE's 2-sigma q(z|x).",
+                        elem_classes=["caption"])
+            with gr.Accordion("about this view", open=False):
+                gr.Markdown(ABOUT)
+    components = dict(seen=seen, ae_recon=ae_recon, vae_recon=vae_recon, numbers=numbers, ae_map=ae_map,
+                      vae_map=vae_map, vae_draws=vae_draws, posterior=posterior, every=every,
+                      posterior_note=posterior_note, every_note=every_note)
+    outputs = list(components.values())  # the API's order: new outputs go at the end
 
-    def show(x, source, yours):
-        report = digit_report(explorers, x)
-        return {seen: digit_picture(x), ae_recon: report["AE"]["recon"], vae_recon: report["VAE"]["recon"],
-                numbers: report_table(report, source), ae_map: report["AE"]["map"],
-                vae_map: report["VAE"]["map"], vae_draws: report["VAE"]["draws"],
-                posterior: report["VAE"].get("posterior"), every: every_model(models.spectrum, x, yours)}
+    def by_component(named):
+        return {components[k]: v for k, v in named.items()}
 
     @handler
     def reconstruct_drawing(drawing, yours=None):
         x = drawn_digit(drawing, folders)
         if x is None:  # a cleared canvas: reset quietly
-            return {seen: None, ae_recon: None, vae_recon: None, numbers: "Draw a digit, or upload one.",
-                    ae_map: explorers["AE"].map.image, vae_map: explorers["VAE"].map.image, vae_draws: None,
-                    posterior: None, every: None}
-        return show(x, "your drawing", yours)
+            return by_component(cleared(explorers, "Draw a digit, or upload one.", yours))
+        return by_component(results(explorers, models.spectrum, x, "your drawing", yours))
 
     @handler
     def reconstruct_upload(payload, yours=None):
         x, path = upload_digit(payload, folders)
-        return show(x, "the uploaded image" + (", read as a photo of paper (lighting flattened, printed lines and "
-                                               "specks removed)" if path == "photo" else ""), yours)
+        source = "the uploaded image" + (", read as a photo of paper (lighting flattened, printed lines and specks "
+                                         "removed)" if path == "photo" else "")
+        return by_component(results(explorers, models.spectrum, x, source, yours))
+
+    def after_error(yours=None):
+        """A failed input's results would belong to the previous one: cleared, and the table says why."""
+        return by_component(cleared(explorers, "**No results: that input could not be read** (the message in the "
+                                               "corner says why). Draw a digit, or upload another image.", yours))
 
     sketch.change(reconstruct_drawing, [sketch, own], outputs, api_name="reconstruct_drawing",
-                  trigger_mode="always_last", concurrency_id="images")
-    upload.change(reconstruct_upload, [upload, own], outputs, api_name="reconstruct_upload", preprocess=False,
-                  concurrency_id="images")
-    if examples:
+                  trigger_mode="always_last", concurrency_id="images").failure(
+        after_error, own, outputs, api_name=False, queue=False)
+    # .upload, not .change: a change fired twice for each upload, and each ran the whole reconstruction
+    upload.upload(reconstruct_upload, [upload, own], outputs, api_name="reconstruct_upload", preprocess=False,
+                  concurrency_id="images").failure(after_error, own, outputs, api_name=False, queue=False)
+    upload.clear(lambda yours=None: by_component(cleared(explorers, "Draw a digit, or upload one.", yours)), own,
+                 outputs, api_name=False, queue=False)
+    if example_set is not None:  # a click on an example sets the upload (no upload event): reconstruct it
+        example_set.load_input_event.then(reconstruct_upload, [upload, own], outputs, api_name=False,
+                                          preprocess=False, concurrency_id="images")
         demo.load(reconstruct_upload, [upload, own], outputs, api_name=False, preprocess=False)  # the example

@@ -19,7 +19,7 @@ def report_markdown(report=REPORT, figures=FIGURES):
     return report.read_text().replace("](figures/", f"](/gradio_api/file={where}/")
 
 
-def create_tab(demo, models):
+def create_tab(demo, models, own):
     if not REPORT.exists():
         gr.Markdown("The report (docs/REPORT.md) is not part of this copy of the app.")
         return

@@ -9,6 +9,8 @@ from vae_models.code_density import sample_code_density
 from .inputs import MAX_SEED, handler, number
 from .pictures import to_picture
 
+N_SAMPLES = (1, 400)  # the "how many" control's range: the slider and the check read it
+
 
 @torch.inference_mode()
 def samples_for(model, n, seed, density=None):
@@ -19,38 +21,54 @@ def samples_for(model, n, seed, density=None):
     return to_picture(model.decode(z).view(-1, 1, 28, 28), zoom=6 if n <= 4 else 4 if n <= 16 else 2)
 
 
+def samples(explorers, n, seed, yours=None):
+    """Every picture of the tab for n samples drawn with `seed`, by name; the visitor's model's picture names it."""
+    n, seed = number(n, "The number of samples", *N_SAMPLES, True), number(seed, "The seed", 0, MAX_SEED, True)
+    ae = explorers["AE"]
+    return dict(ae=samples_for(ae.model, n, seed), vae=samples_for(explorers["VAE"].model, n, seed),
+                ae_mixture=samples_for(ae.model, n, seed, ae.density) if ae.density is not None else None,
+                own=samples_for(yours.model, n, seed) if yours is not None else None,
+                own_note=own_line(yours))
+
+
+def own_line(yours=None):
+    return (f"Yours: {yours.name}, the same z." if yours is not None else
+            "Yours: train a model on the Train tab, and it samples the same z here.")
+
+
 def create_tab(demo, models, own):
     explorers = models.explorers
     gr.Markdown("The AE and the VAE decode the same points z drawn from the prior N(0, I). What to look for: the "
                 "VAE's samples look like digits of every class, because the KL term made its codes fill the prior; "
                 "the AE's codes do not, so its prior samples are the few digits near the origin and blurs. The third "
                 "picture samples the AE where its codes really are (a mixture of 10 Gaussians fitted to its "
-                "training codes after training): then the plain AE generates digits too.")
+                "training codes after training): then the plain AE generates digits too. Every picture uses the "
+                "same seed, so the AE's and the VAE's samples decode the same z.")
     with gr.Row():
-        n_samples = gr.Slider(1, 400, value=64, step=1, label="how many")
+        n_samples = gr.Slider(*N_SAMPLES, value=64, step=1, label="how many", elem_id="sample-n")
         seed = gr.Number(value=0, precision=0, label="seed", elem_id="seed", minimum=0, maximum=MAX_SEED)
         new_seed = gr.Button("New seed")
         sample_btn = gr.Button("Sample z ~ N(0, I)", variant="primary")
     with gr.Row():
-        ae_samples = gr.Image(label="AE, z ~ N(0, I)", format="png", interactive=False)
-        ae_mixture = gr.Image(label="AE, z ~ mixture fitted to its codes", format="png", interactive=False,
+        ae_samples = gr.Image(label="AE, z ~ N(0, I)", format="png", interactive=False, elem_id="ae-samples")
+        ae_mixture = gr.Image(label="AE, z ~ mixture of its codes", format="png", interactive=False,
                               elem_id="ae-mixture", visible=explorers["AE"].density is not None)
-        vae_samples = gr.Image(label="VAE, z ~ N(0, I) (the same z as the AE's left)", elem_id="vae-samples",
-                               format="png", interactive=False)
-        own_samples = gr.Image(label="your model (train one in the Train tab), the same z", elem_id="own-samples",
-                               format="png", interactive=False)
+        vae_samples = gr.Image(label="VAE, z ~ N(0, I)", elem_id="vae-samples", format="png", interactive=False)
+        with gr.Column(min_width=160):
+            own_samples = gr.Image(label="yours", elem_id="own-samples", format="png", interactive=False)
+            own_note = gr.Markdown(own_line(), elem_id="own-note", elem_classes=["caption"])
 
     @handler
     def sample(n, seed, yours=None):
-        n, seed = number(n, "The number of samples", 1, 400, True), number(seed, "The seed", 0, MAX_SEED, True)
-        ae = explorers["AE"]
-        return {ae_samples: samples_for(ae.model, n, seed), vae_samples: samples_for(explorers["VAE"].model, n, seed),
-                ae_mixture: samples_for(ae.model, n, seed, ae.density) if ae.density is not None else None,
-                own_samples: samples_for(yours.model, n, seed) if yours is not None else None}
+        out = samples(explorers, n, seed, yours)
+        return {ae_samples: out["ae"], vae_samples: out["vae"], ae_mixture: out["ae_mixture"],
+                own_samples: out["own"], own_note: out["own_note"]}
 
-    outputs = [vae_samples, ae_samples, ae_mixture, own_samples]
+    outputs = [vae_samples, ae_samples, ae_mixture, own_samples, own_note]  # the API's order: new ones at the end
     inputs = [n_samples, seed, own]
     sample_btn.click(sample, inputs, outputs, api_name="sample", preprocess=False)
+    for trigger in (n_samples.release, seed.submit):  # Enter in the seed box, or the slider let go, samples again
+        trigger(sample, inputs, outputs, api_name=False, preprocess=False, trigger_mode="always_last")
     new_seed.click(lambda: random.randrange(10**6), None, seed, api_name=False).then(
         sample, inputs, outputs, api_name=False, preprocess=False)
     demo.load(sample, inputs, outputs, api_name=False, preprocess=False)

@@ -50,7 +50,7 @@ class LivePlots:
                 self.lines[split, part], = ax.plot([], [], style, ms=3, label=split)
             ax.set(xlabel="epoch", title="BCE (reconstruction)" if part == "bce" else "KL(q(z|x) || N(0, I))")
             ax.title.set_fontsize(9)
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # one epoch: one tick, at 1
             ax.grid(alpha=0.3)
         self.curve_axes[0].set_ylabel("nats per image")
         self.curve_axes[0].legend(fontsize=8)
@@ -74,6 +74,7 @@ class LivePlots:
         for ax in self.curve_axes:
             ax.relim()
             ax.autoscale_view()
+            ax.set_xlim(0.5, epochs[-1] + 0.5)  # whole epochs only: one point alone would get ticks at 0.95 ... 1.05
         return self._picture(self.curves_fig)
 
     def codes(self, mu, epoch):
@@ -87,6 +88,13 @@ class LivePlots:
     def close(self):
         plt.close(self.curves_fig)
         plt.close(self.map_fig)
+
+
+def stopped(yours=None):
+    """What Stop leaves: the model of the last finished epoch, named, or none (stopped before an epoch ended)."""
+    if yours is None:
+        return "Stopped before the first epoch ended: no model was kept. Press Train to start again."
+    return f"Stopped; {yours.name} is kept for this visit: Reconstruct and Sample show it."
 
 
 def create_tab(demo, models, own):
@@ -202,10 +210,7 @@ def create_tab(demo, models, own):
     event = train_btn.click(train_live, inputs, outputs, api_name="train", preprocess=False, concurrency_limit=1,
                             concurrency_id="train")
     # the message after the cancellation, so that no update of the stopped run can come after it
-    stop_btn.click(None, None, None, cancels=[event], api_name=False).then(
-        lambda: "Stopped; your model as of its last finished epoch is kept: Reconstruct and Sample show it.", None,
-        status,
-        api_name=False)
+    stop_btn.click(None, None, None, cancels=[event], api_name=False).then(stopped, own, status, api_name=False)
 
     def page_closed(request: gr.Request):
         event = _closed.get(request.session_hash)  # only a session whose run is going has one

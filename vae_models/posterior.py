@@ -140,6 +140,11 @@ def true_posterior(log_joint, mu, sigma, n=64, scan_lim=6.0, tol=20.0, rounds=4,
     return {"z": z, "log_post": lj - log_px, "area": area, "log_px": log_px.item(), "box": (lo, hi), "n": m}
 
 
+# One input's posterior as the app computes it, on every request: 16 points a side (the window is fitted to the
+# posterior), refined at most twice. `python -m train.likelihood` uses the same settings for the test set's log p(x).
+QUICK = dict(n=16, max_refine=2, max_cell=0.4)
+
+
 @torch.inference_mode()
 def class_log_likelihoods(model, x, scans=None, n=16):
     """A conditional model's log p(x|y) for every label y, for one input x (D,) in {0, 1}: (C,) float64.
@@ -152,7 +157,7 @@ def class_log_likelihoods(model, x, scans=None, n=16):
         bound = model.bind(k)
         mu, logvar = bound.encode(xt)
         scan = (scans[k].z, scans[k].log_joint(xt)[0]) if scans is not None else None
-        post = true_posterior(bernoulli_log_joint(bound, xt, torch.float32), mu[0], torch.exp(0.5 * logvar[0]), n=n,
-                              scan=scan, max_refine=2, max_cell=0.4)
+        post = true_posterior(bernoulli_log_joint(bound, xt, torch.float32), mu[0], torch.exp(0.5 * logvar[0]),
+                              scan=scan, **{**QUICK, "n": n})
         out.append(post["log_px"])
     return torch.stack([torch.as_tensor(v, dtype=torch.float64) for v in out])
