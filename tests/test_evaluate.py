@@ -245,7 +245,7 @@ def test_the_best_gaussian_closes_the_gap_a_linear_gaussian_posterior_allows(W, 
     log_lik = linear_gaussian_likelihood(W, b, sigma, x)
     # an encoder's poor guess: two posterior standard deviations off and three times too wide
     mu_phi, logvar_phi = mean + 2 * diag.rsqrt(), -diag.log().expand_as(mean) + 2 * math.log(3)
-    mu, logvar, _ = best_gaussian(log_lik, [(mu_phi, logvar_phi)], n=3, steps=400)
+    mu, logvar, _ = best_gaussian(log_lik, [(mu_phi, logvar_phi)], n=3, steps=200)
     elbo_star = gauss_hermite_elbo(log_lik, mu, logvar, 10)
     assert torch.allclose(log_px - elbo_star, approximation.double(), atol=1e-4), (log_px - elbo_star, approximation)
     assert torch.allclose(mu, mean, atol=1e-2) and torch.allclose(logvar, -diag.log().expand_as(mean), atol=1e-2)
@@ -261,10 +261,25 @@ def test_the_gap_split_on_a_trained_vae_adds_up_and_each_part_is_not_negative(tr
     from train.evaluate import format_gaps, inference_gaps
 
     model, x = trained_vae
-    g = inference_gaps(model, x[:12], steps=30, grid=240, batch_size=5)
+    g = inference_gaps(model, x[:6], steps=30, grid=240, batch_size=3)
     assert torch.allclose(g["approximation"] + g["amortisation"], g["log_px"] - g["elbo_phi"])
     assert (g["amortisation"] >= 0).all() and (g["approximation"] > -1e-3).all()  # ELBO(q*) <= log p(x)
-    r = evaluate_model(model, x[:12], n_samples=100, seed=3, per_image=True)  # the ELBO by 100 samples of z
+    r = evaluate_model(model, x[:6], n_samples=100, seed=3, per_image=True)  # the ELBO by 100 samples of z
     mc_elbo = -(r["images"]["bce"] + r["images"]["kld"]).double()
     assert (mc_elbo - g["elbo_phi"]).abs().mean() < 0.5
-    assert "amortisation gap" in format_gaps("vae", g, "12 images", 1.0)
+    assert "amortisation gap" in format_gaps("vae", g, "6 images", 1.0)
+
+
+def test_the_evaluate_command_splits_the_gap_on_a_seeded_subset_and_refuses_what_it_cannot_split(mnist_dir, tmp_path,
+                                                                                                    capsys):
+    main(["--autoencoder_type", "vae", "--n_epochs", "1", "--hidden_layer_size", "32", "--data_dir", str(mnist_dir),
+          "--quiet", "--out_dir", str(tmp_path / "r"), "--weights_dir", str(tmp_path / "vae")])
+    capsys.readouterr()
+    args = ["evaluate", str(tmp_path / "vae"), "--grid", "40", "--data_dir", str(mnist_dir)]
+    g = main(args + ["--gaps", "5", "--seed", "3"])[str(tmp_path / "vae")]
+    out = capsys.readouterr().out
+    assert "5 test images drawn at random (seed 3) from 96" in out and "amortisation gap" in out
+    assert len(g["index"]) == len(g["index"].unique()) == 5 and len(g["approximation"]) == 5
+    assert (g["amortisation"] >= 0).all() and (g["approximation"] > -1e-2).all()
+    with pytest.raises(SystemExit, match="needs a number of images and a VAE with a 2-D latent"):
+        main(args + ["--gaps", "-1"])

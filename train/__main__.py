@@ -106,7 +106,8 @@ def build_parser():
                         "other samples)")
     e.add_argument("--gaps", type=int, default=0, metavar="N",
                    help="instead of the numbers above, split each 2-D VAE's gap log p(x) - ELBO into Cremer et al.'s "
-                        "approximation and amortisation gaps on N test images drawn with --seed (10000: all)")
+                        "approximation and amortisation gaps on N test images drawn with --seed (10000: all); log p(x) "
+                        "on a grid twice as fine as --grid's")
 
     r = sub.add_parser("report", help="the figures and numbers of docs/REPORT.md, from the shipped weights")
     r.add_argument("--weights", default="weights", help="folder with mnist-ae/ and mnist-vae/ (default weights)")
@@ -375,7 +376,7 @@ def run_evaluate(args):
                 raise RunError(f"--gaps {args.gaps}: the split needs a number of images and a VAE with a 2-D latent "
                                f"(its log p(x) by quadrature); {source} is a {model.latent_size}-D "
                                f"{type(model).__name__}.")
-            results[source], what, seconds = gap_split(model, test_x, args.gaps, args.seed)
+            results[source], what, seconds = gap_split(model, test_x, args.gaps, args.seed, 2 * args.grid or 480)
             print(format_gaps(source, results[source], what, seconds), flush=True)
             continue
         results[source] = evaluate_model(load_weights(source).to(args.device), test_x, args.n_samples, args.seed,

@@ -214,8 +214,8 @@ def format_result(name, r):
                      f"{100 * r['elbo_accuracy']:.2f}% correct")
     if "is_by_k" in r:
         by_k = ", ".join(f"K = {k}: {v:.2f}" for k, v in r["is_by_k"].items())
-        lines.append(f"  a {r['latent_size']}-D latent is not integrated on a grid (n^d points): the importance-sampled "
-                     f"numbers are lower bounds on log p(x) whose gap is not known ({by_k})")
+        lines.append(f"  a {r['latent_size']}-D latent is not integrated on a grid (n^d points): the "
+                     f"importance-sampled numbers are lower bounds on log p(x) whose gap is not known ({by_k})")
     lines.append("  (+- is the standard error of the mean over the images)")
     return "\n".join(lines)
 
@@ -282,8 +282,9 @@ def format_gaps(name, g, what, seconds):
         "an upper bound on the best Gaussian's)"])
 
 
-def gap_split(model, x, n_images, seed=0):
-    """inference_gaps on a seeded random n_images of x (all of them when n_images >= len(x)), timed.
+def gap_split(model, x, n_images, seed=0, grid=480):
+    """inference_gaps (log p(x) on a grid x grid grid) on a seeded random n_images of x (all of them when
+    n_images >= len(x)), timed.
     -> (its result, the printable lines' description of the images, seconds)."""
     if n_images >= len(x):
         chosen, what = torch.arange(len(x)), f"all {len(x)} test images"
@@ -291,7 +292,7 @@ def gap_split(model, x, n_images, seed=0):
         chosen = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n_images].sort().values
         what = f"{n_images} test images drawn at random (seed {seed}) from {len(x)}"
     t = time.perf_counter()
-    g = inference_gaps(model, x[chosen.to(x.device)])
+    g = inference_gaps(model, x[chosen.to(x.device)], grid=grid)
     return {**g, "index": chosen}, what, time.perf_counter() - t
 
 
