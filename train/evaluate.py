@@ -272,7 +272,7 @@ def format_gaps(name, g, what, seconds):
     total = g["log_px"] - g["elbo_phi"]
     return "\n".join([
         f"{name}: the ELBO's gap split (Cremer et al. 2018) on {what}, per image ({seconds:.0f} s):",
-        f"  log p(x) by adaptive quadrature {ms(g['log_px'])}; ELBO of the encoder's q {ms(g['elbo_phi'])}; ELBO "
+        f"  log p(x) by quadrature {ms(g['log_px'])}; ELBO of the encoder's q {ms(g['elbo_phi'])}; ELBO "
         f"of the best Gaussian q* for each image {ms(g['elbo_star'])} (ELBOs by Gauss-Hermite quadrature)",
         f"  gap log p(x) - ELBO(q_phi) {ms(total)} = approximation gap log p(x) - ELBO(q*) {ms(g['approximation'])} "
         f"+ amortisation gap ELBO(q*) - ELBO(q_phi) {ms(g['amortisation'])}",
