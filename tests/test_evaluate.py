@@ -283,3 +283,15 @@ def test_the_evaluate_command_splits_the_gap_on_a_seeded_subset_and_refuses_what
     assert (g["amortisation"] >= 0).all() and (g["approximation"] > -1e-2).all()
     with pytest.raises(SystemExit, match="needs a number of images and a VAE with a 2-D latent"):
         main(args + ["--gaps", "-1"])
+
+
+def test_two_models_on_the_same_images_are_compared_with_the_paired_standard_error():
+    from train.evaluate import format_paired
+
+    shared = torch.linspace(-200, -80, 50, dtype=torch.float64)  # the images' own spread, common to both models
+    shift = 0.3 + 0.1 * torch.sin(torch.arange(50, dtype=torch.float64))
+    results = {"a": {"images": {"quad_log_px": shared}}, "b": {"images": {"quad_log_px": shared - shift}}}
+    line = format_paired(results)
+    se = (shift.std() / math.sqrt(50)).item()
+    assert f"b minus a, on the same 50 images: {-shift.mean().item():+.2f} +- {se:.2f} (paired" in line
+    assert se < 0.05 and "unpaired it would be 7." in line  # the images' spread, 35 nats, cancels only when paired
