@@ -188,3 +188,110 @@ def test_the_spectrum_command_draws_every_figure_from_the_shipped_weights(mnist_
     assert len(table) == 7 and table[4].startswith("VAE beta=1 | 1 | 136.05")
     rates = [float(line.split(" | ")[7]) for line in table[2:]]
     assert rates == sorted(rates, reverse=True)  # the test KL falls as beta grows
+
+
+def gaussian_posterior(W, b, sigma, x):
+    """The exact posterior of the linear-Gaussian model p(z) = N(0, I), p(x|z) = N(W z + b, sigma^2 I):
+    N(m, Lambda^-1) with precision Lambda = I + W^T W / sigma^2 and m = Lambda^-1 W^T (x - b) / sigma^2."""
+    precision = torch.eye(W.shape[1], dtype=W.dtype) + W.T @ W / sigma ** 2
+    mean = torch.linalg.solve(precision, ((x - b) @ W).T / sigma ** 2).T
+    return mean, precision
+
+
+def linear_gaussian_likelihood(W, b, sigma, x):
+    """z (K, B, 2) -> log N(x; W z + b, sigma^2 I), (K, B): quadratic in z, so Gauss-Hermite with n >= 2 is exact."""
+    return lambda z: log_normal(x, z @ W.T + b, torch.full_like(x, 2 * math.log(sigma)))
+
+
+def test_the_gauss_hermite_elbo_is_exact_for_a_linear_gaussian_decoder():
+    """ELBO(q) = log p(x) - KL(q || p(z|x)), with both sides in closed form: to 1e-9 nats for any q."""
+    from vae_models.posterior import gauss_hermite_elbo
+
+    W = torch.tensor([[2.0, 0.7], [0.3, 1.5], [-1.0, 0.4]], dtype=torch.float64)  # a correlated posterior
+    b, sigma = torch.tensor([0.5, -1.0, 0.3], dtype=torch.float64), 0.5
+    x = torch.tensor([[1.0, 0.0, 0.5], [-2.0, 3.0, 0.0]], dtype=torch.float64)
+    exact = torch.distributions.MultivariateNormal(b, W @ W.T + sigma ** 2 * torch.eye(3)).log_prob(x)
+    mean, precision = gaussian_posterior(W, b, sigma, x)
+    mu = torch.tensor([[0.3, -0.2], [1.0, 0.5]], dtype=torch.float64)
+    logvar = torch.tensor([[-1.0, 0.2], [-3.0, -2.0]], dtype=torch.float64)
+    for i in range(2):
+        q = torch.distributions.MultivariateNormal(mu[i], torch.diag(logvar[i].exp()))
+        p = torch.distributions.MultivariateNormal(mean[i], precision_matrix=precision)
+        truth = exact[i] - torch.distributions.kl_divergence(q, p)
+        for n in (2, 5, 20):
+            elbo = gauss_hermite_elbo(linear_gaussian_likelihood(W, b, sigma, x), mu, logvar, n)[i]
+            assert abs(elbo - truth) < 1e-9, (n, elbo.item(), truth.item())
+
+
+@pytest.mark.parametrize("W, known", [
+    # orthogonal columns: the posterior is a diagonal Gaussian, in the family, so the approximation gap is 0
+    ([[2.0, 0.0], [0.0, 1.5], [0.0, 0.0]], "zero"),
+    # correlated: the best diagonal Gaussian has the posterior's mean and variances 1 / Lambda_ii, and misses it by
+    # KL = (sum_i log Lambda_ii - log det Lambda) / 2 (mean-field's known answer)
+    ([[2.0, 0.7], [0.3, 1.5], [-1.0, 0.4]], "mean-field"),
+])
+def test_the_best_gaussian_closes_the_gap_a_linear_gaussian_posterior_allows(W, known):
+    from vae_models.posterior import best_gaussian, gauss_hermite_elbo
+
+    W = torch.tensor(W, dtype=torch.float64)
+    b, sigma = torch.tensor([0.5, -1.0, 0.3], dtype=torch.float64), 0.5
+    x = torch.tensor([[1.0, 0.0, 0.5], [-2.0, 3.0, 0.0], [4.0, -3.0, 1.0]], dtype=torch.float64)
+    log_px = torch.distributions.MultivariateNormal(b, W @ W.T + sigma ** 2 * torch.eye(3)).log_prob(x)
+    mean, precision = gaussian_posterior(W, b, sigma, x)
+    diag = precision.diagonal()
+    approximation = torch.zeros(3) if known == "zero" else \
+        (0.5 * (diag.log().sum() - torch.logdet(precision))).expand(3)
+    assert known == "zero" or approximation[0] > 0.05  # the case really is outside the family
+    log_lik = linear_gaussian_likelihood(W, b, sigma, x)
+    # an encoder's poor guess: two posterior standard deviations off and three times too wide
+    mu_phi, logvar_phi = mean + 2 * diag.rsqrt(), -diag.log().expand_as(mean) + 2 * math.log(3)
+    mu, logvar, _ = best_gaussian(log_lik, [(mu_phi, logvar_phi)], n=3, steps=200)
+    elbo_star = gauss_hermite_elbo(log_lik, mu, logvar, 10)
+    assert torch.allclose(log_px - elbo_star, approximation.double(), atol=1e-4), (log_px - elbo_star, approximation)
+    assert torch.allclose(mu, mean, atol=1e-2) and torch.allclose(logvar, -diag.log().expand_as(mean), atol=1e-2)
+    # the amortisation gap of q_phi: ELBO(q*) - ELBO(q_phi) = KL(q_phi || p) - KL(q* || p), both in closed form
+    p = [torch.distributions.MultivariateNormal(mean[i], precision_matrix=precision) for i in range(3)]
+    kl_phi = torch.stack([torch.distributions.kl_divergence(
+        torch.distributions.MultivariateNormal(mu_phi[i], torch.diag(logvar_phi[i].exp())), p[i]) for i in range(3)])
+    amortisation = elbo_star - gauss_hermite_elbo(log_lik, mu_phi, logvar_phi, 10)
+    assert torch.allclose(amortisation, kl_phi - approximation.double(), atol=1e-4)
+
+
+def test_the_gap_split_on_a_trained_vae_adds_up_and_each_part_is_not_negative(trained_vae):
+    from train.evaluate import format_gaps, inference_gaps
+
+    model, x = trained_vae
+    g = inference_gaps(model, x[:6], steps=30, grid=240, batch_size=3)
+    assert torch.allclose(g["approximation"] + g["amortisation"], g["log_px"] - g["elbo_phi"])
+    assert (g["amortisation"] >= 0).all() and (g["approximation"] > -1e-3).all()  # ELBO(q*) <= log p(x)
+    r = evaluate_model(model, x[:6], n_samples=100, seed=3, per_image=True)  # the ELBO by 100 samples of z
+    mc_elbo = -(r["images"]["bce"] + r["images"]["kld"]).double()
+    assert (mc_elbo - g["elbo_phi"]).abs().mean() < 0.5
+    assert "amortisation gap" in format_gaps("vae", g, "6 images", 1.0)
+
+
+def test_the_evaluate_command_splits_the_gap_on_a_seeded_subset_and_refuses_what_it_cannot_split(mnist_dir, tmp_path,
+                                                                                                    capsys):
+    main(["--autoencoder_type", "vae", "--n_epochs", "1", "--hidden_layer_size", "32", "--data_dir", str(mnist_dir),
+          "--quiet", "--out_dir", str(tmp_path / "r"), "--weights_dir", str(tmp_path / "vae")])
+    capsys.readouterr()
+    args = ["evaluate", str(tmp_path / "vae"), "--grid", "40", "--data_dir", str(mnist_dir)]
+    g = main(args + ["--gaps", "5", "--seed", "3"])[str(tmp_path / "vae")]
+    out = capsys.readouterr().out
+    assert "5 test images drawn at random (seed 3) from 96" in out and "amortisation gap" in out
+    assert len(g["index"]) == len(g["index"].unique()) == 5 and len(g["approximation"]) == 5
+    assert (g["amortisation"] >= 0).all() and (g["approximation"] > -1e-2).all()
+    with pytest.raises(SystemExit, match="needs a number of images and a VAE with a 2-D latent"):
+        main(args + ["--gaps", "-1"])
+
+
+def test_two_models_on_the_same_images_are_compared_with_the_paired_standard_error():
+    from train.evaluate import format_paired
+
+    shared = torch.linspace(-200, -80, 50, dtype=torch.float64)  # the images' own spread, common to both models
+    shift = 0.3 + 0.1 * torch.sin(torch.arange(50, dtype=torch.float64))
+    results = {"a": {"images": {"quad_log_px": shared}}, "b": {"images": {"quad_log_px": shared - shift}}}
+    line = format_paired(results)
+    se = (shift.std() / math.sqrt(50)).item()
+    assert f"b minus a, on the same 50 images: {-shift.mean().item():+.2f} +- {se:.2f} (paired" in line
+    assert se < 0.05 and "unpaired it would be 7." in line  # the images' spread, 35 nats, cancels only when paired

@@ -30,7 +30,7 @@ from vae_models.code_density import fit_code_density, save_code_density
 
 from . import artifacts
 from .celeba import load_celeba
-from .evaluate import evaluate_model, format_result
+from .evaluate import evaluate_model, format_gaps, format_paired, format_result, gap_split
 from .loop import LoopConfig, RunError, train
 from .report import measure_claims, posterior_analysis, spectrum_figures, write_report_figures
 from .mnist import DataError, load_mnist, pack_subset, read_split
@@ -104,6 +104,10 @@ def build_parser():
     e.add_argument("--device", default="cpu",
                    help="cpu or cuda (default cpu; the published numbers were computed there: another device draws "
                         "other samples)")
+    e.add_argument("--gaps", type=int, default=0, metavar="N",
+                   help="instead of the numbers above, split each 2-D VAE's gap log p(x) - ELBO into Cremer et al.'s "
+                        "approximation and amortisation gaps on N test images drawn with --seed (10000: all); log p(x) "
+                        "on a grid twice as fine as --grid's")
 
     r = sub.add_parser("report", help="the figures and numbers of docs/REPORT.md, from the shipped weights")
     r.add_argument("--weights", default="weights", help="folder with mnist-ae/ and mnist-vae/ (default weights)")
@@ -366,9 +370,20 @@ def run_evaluate(args):
     test_x, test_y = (t.to(args.device) for t in load_mnist(args.data_dir)["test"])
     results = {}
     for source in args.weights:
+        if getattr(args, "gaps", 0):
+            model = load_weights(source).to(args.device)
+            if args.gaps < 0 or not model.is_vae or model.latent_size != 2 or getattr(model, "n_classes", 0):
+                raise RunError(f"--gaps {args.gaps}: the split needs a number of images and a VAE with a 2-D latent "
+                               f"(its log p(x) by quadrature); {source} is a {model.latent_size}-D "
+                               f"{type(model).__name__}.")
+            results[source], what, seconds = gap_split(model, test_x, args.gaps, args.seed, 2 * args.grid or 480)
+            print(format_gaps(source, results[source], what, seconds), flush=True)
+            continue
         results[source] = evaluate_model(load_weights(source).to(args.device), test_x, args.n_samples, args.seed,
-                                         grid=getattr(args, "grid", 240), y=test_y)
+                                         grid=getattr(args, "grid", 240), y=test_y, per_image=True)
         print(format_result(source, results[source]), flush=True)
+    if not getattr(args, "gaps", 0) and format_paired(results):
+        print(format_paired(results))
     return results
 
 

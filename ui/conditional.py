@@ -18,8 +18,9 @@ N_SAMPLES = (1, 100)  # the "how many" control's range: the slider and the check
 INTRO = """The **conditional VAE** (CVAE) is the VAE with the digit's label y given to both halves: the encoder is
 q(z|x, y), the decoder p(x|z, y). Knowing the digit, the 2-D code z no longer has to say *which* digit it is, only
 *how* it is written: slant, width, stroke. So you can ask for a digit, and a code taken from your drawing can be
-decoded as any digit, in your style. The CVAE is also a classifier for free: p(y|x) is proportional to p(x|y), which a
-2-D latent lets us compute exactly (on a grid), for each of the ten labels."""
+decoded as any digit, in your style. Trained with the labels, the CVAE is also a (generative) classifier: with every
+digit equally likely, p(y|x) is proportional to p(x|y), which a 2-D latent lets us compute on a grid for each of the
+ten labels."""
 
 
 def create_tab(demo, models, own):
