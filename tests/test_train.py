@@ -399,7 +399,7 @@ def test_absurd_sizes_and_names_are_one_sentence_and_make_nothing(flags, message
 
 def test_a_model_too_large_is_refused_before_anything_is_made(mnist_dir, tmp_path):
     with pytest.raises(SystemExit, match="parameters; this trainer takes up to"):
-        run(mnist_dir, tmp_path, "--weights_dir", str(tmp_path / "w"), "--hidden_layer_size", "65536")
+        run(mnist_dir, tmp_path, "--weights_dir", str(tmp_path / "w"), "--hidden_layer_size", "65536", "--n_epochs", "1")
     assert not (tmp_path / "results").exists() and not (tmp_path / "w").exists()
 
 
