@@ -5,7 +5,8 @@ import torch
 
 from train.__main__ import main
 from train.evaluate import evaluate_model, format_result, importance_log_likelihood, log_normal
-from vae_models import Autoencoder, loss_function
+from train.loop import LoopConfig, run_epochs
+from vae_models import Autoencoder
 
 
 def linear_gaussian(d=3, sigma=0.5):
@@ -57,12 +58,8 @@ def trained_vae():
     x = (torch.rand(256, 784) < torch.linspace(0.05, 0.6, 784)).float()
     model = Autoencoder("vae", hidden_size=64)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    for _ in range(60):  # a little training, so that q(z|x) is informative
-        logits, mu, logvar = model(x)
-        loss = loss_function(logits, x, mu, logvar)[0]
-        optimizer.zero_grad()
-        (loss / len(x)).backward()
-        optimizer.step()
+    # a little training (60 full-batch steps, the trainer's loop), so that q(z|x) is informative
+    list(run_epochs(model, optimizer, x, None, LoopConfig(out_dir=".", n_epochs=60, batch_size=len(x), quiet=True)))
     return model, x
 
 
@@ -157,11 +154,8 @@ def test_a_conditional_vae_is_evaluated_given_its_labels_and_as_a_classifier():
     torch.manual_seed(0)
     model = ConditionalVAE(hidden_size=64)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    for _ in range(60):
-        logits, mu, logvar = model(x, 1, y)
-        optimizer.zero_grad()
-        (loss_function(logits, x, mu, logvar)[0] / len(x)).backward()
-        optimizer.step()
+    list(run_epochs(model, optimizer, x, None, LoopConfig(out_dir=".", n_epochs=60, batch_size=len(x), quiet=True),
+                    train_y=y))
     model.eval()
     r = evaluate_model(model, x[:40], n_samples=100, seed=1, grid=120, y=y[:40], per_image=True)
     with pytest.raises(ValueError):

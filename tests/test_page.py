@@ -28,8 +28,8 @@ def test_live_curves_have_whole_epochs_on_their_x_axis():
 
 @pytest.fixture(scope="module")
 def spectrum_metrics():
-    from train.artifacts import spectrum_points
-    from ui.models import read_beta
+    from train.artifacts import model_facts
+    from train.figures import spectrum_points
 
     folders = [ROOT / "weights" / "mnist-ae", *sorted((ROOT / "weights").glob("mnist-vae*"))]
     import csv
@@ -38,7 +38,7 @@ def spectrum_metrics():
     for folder in folders:
         with open(folder / "perf_metrics.csv") as f:
             row = list(csv.DictReader(f))[-1]
-        beta = None if folder.name == "mnist-ae" else read_beta(folder)
+        beta = model_facts(folder).beta
         metrics[folder.name] = (beta, row)
     return spectrum_points(metrics)
 
@@ -47,7 +47,7 @@ def spectrum_metrics():
 def test_the_rate_distortion_labels_overlap_neither_each_other_nor_a_point(spectrum_metrics, chosen):
     import matplotlib.pyplot as plt
 
-    from train.artifacts import draw_rate_distortion
+    from train.figures import draw_rate_distortion
 
     points, ae = spectrum_metrics
     fig, ax = plt.subplots(figsize=(5.2, 4.0), dpi=100)

@@ -1,5 +1,6 @@
 import csv
 import os
+import shutil
 
 import pytest
 import torch
@@ -63,11 +64,13 @@ def test_resume_discards_metrics_written_after_the_last_checkpoint(mnist_dir, tm
     assert [r["epoch"] for r in rows] == ["0", "1"] and float(rows[1]["train_loss"]) != 9
 
 
-@pytest.mark.parametrize("flags, message", [(["--n_epochs", "0"], "--n_epochs must be at least 1"),
-                                            (["--lr", "-1"], "--lr must be a positive finite number"),
-                                            (["--lr", "nan"], "--lr must be a positive finite number"),
-                                            (["--lr", "inf"], "--lr must be a positive finite number"),
-                                            (["--seed", str(2**64)], "--seed must be from 0 to"),
+@pytest.mark.parametrize("flags, message", [(["--n_epochs", "0"], "--n_epochs: must be at least 1"),
+                                            (["--lr", "-1"], "--lr: must be a positive finite number"),
+                                            (["--lr", "nan"], "--lr: must be a positive finite number"),
+                                            (["--lr", "inf"], "--lr: must be a positive finite number"),
+                                            (["--seed", str(2**64)], "--seed: must be from 0 to"),
+                                            (["--batch_size", "x"], "--batch_size: 'x' is not a whole number"),
+                                            (["subset", "--n_test", "0"], "--n_test: must be at least 1"),
                                             (["--device", "gpu"], "is not a device"),
                                             (["--exp_name", "/tmp/elsewhere"], "must be a folder name inside"),
                                             (["--exp_name", "../../up"], "must be a folder name inside"),
@@ -85,6 +88,8 @@ def test_help_explains_every_flag_of_every_command(capsys):
     assert done.value.code == 0
     for flag in ("--autoencoder_type", "--n_mc_samples", "--resume", "--subset", "--n_samples", "--weights_dir"):
         assert flag in out
+    for command in ("mnist", "celeba", "evaluate", "report", "spectrum", "density", "subset"):
+        assert command in out
 
 
 def test_a_broken_data_folder_ends_with_one_clear_sentence(mnist_dir, tmp_path, capsys):
@@ -318,10 +323,180 @@ def test_a_conditional_vae_trains_exports_and_loads(mnist_dir, tmp_path):
 
 @pytest.mark.parametrize("flags, message", [
     (["--autoencoder_type", "ae", "--beta", "2"], "the AE does not have"),
-    (["--autoencoder_type", "vae", "--beta", "-1"], "--beta must be"),
-    (["--autoencoder_type", "vae", "--beta", "nan"], "--beta must be"),
+    (["--autoencoder_type", "vae", "--beta", "-1"], "--beta: must be"),
+    (["--autoencoder_type", "vae", "--beta", "nan"], "--beta: must be"),
 ])
 def test_bad_betas_are_refused(flags, message, capsys):
     with pytest.raises(SystemExit):
         main(flags)
     assert message in capsys.readouterr().err
+
+
+def tree(folder):
+    """Every file under folder -> its bytes: what a refused run must leave exactly as it was."""
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_weights_folder_of_the_users_own_files_is_never_replaced(mnist_dir, tmp_path):
+    mine = tmp_path / "mine"
+    (mine / "examples").mkdir(parents=True)
+    for name in ("README.md", "config.json", "perf_metrics.csv", "loss_curve.png", "training.json"):
+        (mine / name).write_text(f"my {name}")
+    (mine / "examples" / "digit_0.png").write_text("my drawing")
+    before = tree(mine)
+    for extra in ([], ["--replace_weights"]):
+        with pytest.raises(SystemExit, match="holds files of yours that the export would replace"):
+            run(mnist_dir, tmp_path, "--n_epochs", "1", "--weights_dir", str(mine), *extra)
+    assert tree(mine) == before and not (tmp_path / "results").exists()  # refused before anything was made
+    # an earlier export (its training.json says so) is replaced when asked
+    run(mnist_dir, tmp_path, "--n_epochs", "1", "--exp_name", "a", "--weights_dir", str(tmp_path / "w"))
+    run(mnist_dir, tmp_path, "--n_epochs", "1", "--exp_name", "b", "--weights_dir", str(tmp_path / "w"),
+        "--replace_weights")
+
+
+def test_a_results_folder_of_the_users_files_is_refused(mnist_dir, tmp_path):
+    mine = tmp_path / "results"
+    mine.mkdir()
+    (mine / "loss_curve.png").write_text("my figure")
+    (mine / "x").mkdir()
+    (mine / "x" / "manifold.png").write_text("mine too")
+    before = tree(mine)
+    with pytest.raises(SystemExit):
+        run(mnist_dir, tmp_path, "--n_epochs", "1", "--exp_name", ".", "--weights_dir", str(tmp_path / "w"))
+    with pytest.raises(SystemExit, match="holds other files"):
+        run(mnist_dir, tmp_path, "--n_epochs", "1", "--exp_name", "x", "--weights_dir", str(tmp_path / "w"))
+    assert tree(mine) == before and not (tmp_path / "w").exists()
+
+
+def test_every_destination_is_checked_before_training(mnist_dir, tmp_path, capsys):
+    weights = tmp_path / "w"
+    run(mnist_dir, tmp_path, "--n_epochs", "1", "--exp_name", "a", "--weights_dir", str(weights))
+    shutil.rmtree(weights / "examples")
+    (weights / "examples").write_text("a file where the export makes a folder")
+    before = tree(weights)
+    with pytest.raises(SystemExit, match="examples is a file where the export writes a folder"):
+        run(mnist_dir, tmp_path, "--n_epochs", "1", "--exp_name", "b", "--weights_dir", str(weights),
+            "--replace_weights")
+    assert tree(weights) == before and not (tmp_path / "results" / "b").exists()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(SystemExit, match="cannot write to"):
+        run(mnist_dir, tmp_path, "--n_epochs", "1", "--exp_name", "c", "--weights_dir", str(tmp_path / "file" / "w"))
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--exp_name", "x" * 300], "longer than the 255"),
+    (["--hidden_layer_size", "1000000000"], "--hidden_layer_size: must be from 1 to 65536"),
+    (["--latent_size", "1000000000"], "--latent_size: must be from 1 to 65536"),
+    (["--n_mc_samples", "1000000"], "decodes more than"),
+])
+def test_absurd_sizes_and_names_are_one_sentence_and_make_nothing(flags, message, mnist_dir, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        run(mnist_dir, tmp_path, "--weights_dir", str(tmp_path / "w"), *flags)
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "results").exists() and not (tmp_path / "w").exists()
+
+
+def test_a_model_too_large_is_refused_before_anything_is_made(mnist_dir, tmp_path):
+    with pytest.raises(SystemExit, match="parameters; this trainer takes up to"):
+        run(mnist_dir, tmp_path, "--weights_dir", str(tmp_path / "w"), "--hidden_layer_size", "65536", "--n_epochs", "1")
+    assert not (tmp_path / "results").exists() and not (tmp_path / "w").exists()
+
+
+def test_a_resume_from_damaged_metrics_or_checkpoint_metadata_is_one_sentence(mnist_dir, tmp_path):
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    flags = ["--exp_name", "x", "--weights_dir", str(tmp_path / "w"), "--n_epochs", "2", "--resume",
+             "--replace_weights"]
+    run(mnist_dir, tmp_path, *flags[:4], "--n_epochs", "1")
+    run_dir = tmp_path / "results" / "x"
+    good = (run_dir / "perf_metrics.csv").read_text()
+    for damaged, message in ((good + "abc\n", "line 3, holds a value that is not a number"),
+                             ("epoch,train_loss\n0,1\n", "has no test_loss column")):
+        (run_dir / "perf_metrics.csv").write_text(damaged)
+        with pytest.raises(SystemExit, match=message):
+            run(mnist_dir, tmp_path, *flags)
+    (run_dir / "perf_metrics.csv").write_text(good)
+    ckpt = run_dir / "checkpoint.safetensors"
+    tensors = load_file(ckpt)
+    with safe_open(ckpt, "pt") as f:
+        meta = f.metadata()
+    for epoch in (json.dumps("abc"), "[" * 30000 + "]" * 30000):
+        save_file(tensors, ckpt, metadata={**meta, "epoch": epoch})
+        with pytest.raises(SystemExit, match="is damaged or belongs to another model"):
+            run(mnist_dir, tmp_path, *flags)
+
+
+def test_subset_never_replaces_a_file_unasked_and_says_what_it_cannot_do(mnist_dir, tmp_path, capsys):
+    thesis = tmp_path / "thesis.txt"
+    thesis.write_text("years of work")
+    subset = ["subset", "--data_dir", str(mnist_dir), "--n_train", "100", "--n_test", "10"]
+    with pytest.raises(SystemExit, match="already exists; pass --replace"):
+        main([*subset, "--out", str(thesis)])
+    assert thesis.read_text() == "years of work"
+    with pytest.raises(SystemExit, match="is a folder; give a file name"):
+        main([*subset, "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="--n_train 10000000: MNIST has 320 train digits"):
+        main([*subset[:3], "--n_train", "10000000", "--out", str(tmp_path / "s.safetensors")])
+    assert not (tmp_path / "s.safetensors").exists()
+    main([*subset, "--out", str(tmp_path / "s.safetensors")])
+    main([*subset, "--out", str(tmp_path / "s.safetensors"), "--replace"])
+    assert "100 training and 10 test digits" in capsys.readouterr().out
+
+
+def tiny_weights(folder, kind="vae", beta=None):
+    """A small untrained model's weights folder with what the app reads: codes, metrics, and (given beta) its
+    training.json."""
+    import json
+
+    from safetensors.torch import save_file
+
+    from train.artifacts import write_metrics
+
+    torch.manual_seed(0)
+    Autoencoder(kind, hidden_size=8).save_pretrained(folder)
+    save_file({"mu": torch.randn(20, 2), "labels": torch.arange(20, dtype=torch.uint8) % 10},
+              folder / "test_latents.safetensors")
+    write_metrics([{c: (0 if c == "epoch" else 1.0) for c in METRIC_COLUMNS}], folder / "perf_metrics.csv")
+    if beta is not None:
+        (folder / "training.json").write_text(json.dumps({"trainer": "python -m train", "beta": beta}))
+    return folder
+
+
+def test_hostile_weights_folders_are_one_sentence_in_evaluate_and_the_app(mnist_dir, tmp_path, capsys):
+    from ui.models import load_models
+    from vae_models import WeightsError
+
+    weights = tmp_path / "weights"
+    tiny_weights(weights / "mnist-ae", "ae")
+    vae = tiny_weights(weights / "mnist-vae")
+    tiny_weights(weights / "mnist-vae-beta1.2.3")  # a name that is no number: the beta is its training.json's
+    tiny_weights(weights / "mnist-vae-beta9", beta=4.0)
+    models = load_models(weights)
+    assert sorted(e.beta or 0 for e in models.spectrum.values()) == [0, 1.0, 4.0]
+    assert "VAE beta=4" in models.spectrum  # named by its training.json, not by its folder
+
+    nested = "[" * 30000 + "]" * 30000
+    (weights / "mnist-vae-beta9" / "training.json").write_text(nested)
+    assert "VAE beta=4" not in load_models(weights).spectrum
+    assert "nested too deeply" in capsys.readouterr().out  # left out, with a line for the operator
+    for name, text, message in (("training.json", nested, "nested too deeply"),
+                                ("perf_metrics.csv", "epoch,train_loss\n0,1\n", "has no test_loss column"),
+                                ("perf_metrics.csv", ",".join(METRIC_COLUMNS) + "\nabc\n", "not a number")):
+        good = (vae / name).read_text() if (vae / name).exists() else None
+        (vae / name).write_text(text)
+        with pytest.raises(WeightsError, match=message):
+            load_models(weights)
+        (vae / name).unlink() if good is None else (vae / name).write_text(good)
+
+    (vae / "config.json").write_text(nested)
+    with pytest.raises(SystemExit, match="config.json is nested too deeply"):
+        main(["evaluate", str(vae), "--data_dir", str(mnist_dir), "--n_samples", "2", "--grid", "0"])
+    with pytest.raises(WeightsError, match="config.json is nested too deeply"):
+        load_models(weights)
+    Autoencoder("vae", hidden_size=8).to(torch.int8).save_pretrained(vae)  # int8 weights are no weights of ours
+    with pytest.raises(SystemExit, match="holds I8 values"):
+        main(["evaluate", str(vae), "--data_dir", str(mnist_dir), "--n_samples", "2", "--grid", "0"])

@@ -1,4 +1,4 @@
-"""python -m train [mnist|celeba|evaluate|report] ...: how the weights are made.
+"""python -m train [mnist|celeba|evaluate|report|spectrum|density|subset] ...: how the weights are made.
 
     python -m train --autoencoder_type vae            # MNIST (the default subcommand), 100 epochs
     python -m train celeba --data_dir data/celeba     # the convolutional VAE on CelebA
@@ -8,214 +8,270 @@
     python -m train density weights/mnist-ae          # the AE's code mixture (its export writes it too)
     python -m train subset                            # the packed MNIST subset the app's live training uses
 
-Each command's flags: python -m train <command> --help (mnist's flags are the assignment's).
+mnist's flags (the assignment's) are given with or without the word mnist; below them, every other command's.
 """
 import argparse
 import math
 import os
 import string
 import sys
-import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
-from torchvision.utils import save_image
-
 import torch.distributed as dist
+from safetensors.torch import save_file
 
-from vae_models import Autoencoder, ConditionalVAE, ConvVAE, WeightsError, decode_grid, load_pretrained
+from vae_models import Autoencoder, ConditionalVAE, ConvVAE, WeightsError, load_pretrained
 from vae_models.code_density import fit_code_density, save_code_density
+from vae_models.loading import MAX_PARAMETERS, MAX_SIZE
 
 from . import artifacts
 from .celeba import load_celeba
 from .evaluate import evaluate_model, format_gaps, format_paired, format_result, gap_split
+from .export import (check_weights_dir, encode_all, mnist_figures, training_facts, write_mnist_extras,
+                     write_training_json)
 from .loop import LoopConfig, RunError, train
-from .report import measure_claims, posterior_analysis, spectrum_figures, write_report_figures
 from .mnist import DataError, load_mnist, pack_subset, read_split
+from .report import measure_claims, posterior_analysis, spectrum_figures, write_report_figures
 
-COMMANDS = ("mnist", "celeba", "evaluate", "report", "spectrum", "density", "subset")
 MAX_SEED = 2**63 - 1
+MAX_MC_IMAGES = 2**17  # n_mc_samples x batch_size: the decoded images of one step (128 x 1024 = 0.4 GB of logits)
+MAX_NAME = 255  # bytes in one file or folder name (Linux, macOS, Windows)
 MNIST_EXP = "AE-arch=$autoencoder_type($hidden_layer_size)-lr=$lr-ep=$n_epochs"  # the assignment's folder name
+MNIST_WEIGHTS = "weights/mnist-$autoencoder_type"
 
 
-def common_flags(p, exp_name, weights_dir):
-    p.add_argument("--n_epochs", type=int, default=100, help="number of training epochs (default 100)")
-    p.add_argument("--batch_size", type=int, default=128, help="mini-batch size (default 128)")
-    p.add_argument("--lr", type=float, default=0.001, help="Adam learning rate (default 0.001)")
-    p.add_argument("--n_mc_samples", type=int, default=1,
+# Flag types: argparse prints "argument --flag: <the message>" and exits with status 2.
+def whole(lo, hi=None):
+    def check(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < lo or (hi is not None and value > hi):
+            raise argparse.ArgumentTypeError(f"must be at least {lo}" if hi is None else f"must be from {lo} to {hi}")
+        return value
+    return check
+
+
+def number(lo, positive):
+    def check(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value) or value < lo or (positive and value <= lo):
+            raise argparse.ArgumentTypeError("must be a positive finite number" if positive else
+                                             f"must be a finite number, {lo:g} or more")
+        return value
+    return check
+
+
+def device(text):
+    try:
+        kind = torch.device(text).type
+    except (RuntimeError, ValueError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a device; use cpu, cuda or cuda:N") from None
+    if kind not in ("cpu", "cuda"):
+        raise argparse.ArgumentTypeError(f"{text!r}: this trainer runs on cpu or cuda")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(f"{text}: no CUDA GPU is available here; use --device cpu")
+    return text
+
+
+SEED = whole(0, MAX_SEED)
+SIZE = whole(1, MAX_SIZE)
+
+
+def training_flags(exp_name, weights_dir):
+    """The flags every training command shares (a parent parser; its defaults name the command's folders)."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--n_epochs", type=whole(1), default=100, help="number of training epochs (default 100)")
+    p.add_argument("--batch_size", type=whole(1), default=128, help="mini-batch size (default 128)")
+    p.add_argument("--lr", type=number(0, True), default=0.001, help="Adam learning rate (default 0.001)")
+    p.add_argument("--n_mc_samples", type=whole(1), default=1,
                    help="L, the Monte Carlo samples of z per image in the reconstruction term (default 1)")
-    p.add_argument("--seed", type=int, default=8675309, help="random seed (default 8675309)")
+    p.add_argument("--seed", type=SEED, default=8675309, help=f"random seed, 0 to {MAX_SEED} (default 8675309)")
     p.add_argument("--exp_name", default=exp_name,
                    help=f"results folder name; $name expands to a flag's value (default {exp_name!r})")
     p.add_argument("--out_dir", default="results", help="where results/<exp_name>/ is written (default results)")
     p.add_argument("--weights_dir", default=weights_dir,
                    help=f"where the final weights are exported with save_pretrained (default {weights_dir})")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+    p.add_argument("--device", type=device, default="cuda" if torch.cuda.is_available() else "cpu",
                    help="cpu, cuda or cuda:N (default: cuda if available, else cpu)")
     p.add_argument("--resume", action="store_true", help="continue from the last finished epoch's checkpoint")
     p.add_argument("--replace_weights", action="store_true",
-                   help="allow the export to replace weights already in --weights_dir (without it, a run that would "
-                        "replace them is refused before training starts)")
+                   help="allow the export to replace an earlier export in --weights_dir (without it, a run that "
+                        "would replace weights is refused before training starts; a folder of other files never is "
+                        "replaced)")
     p.add_argument("--quiet", action="store_true", help="no progress bar; one log line per epoch")
     p.add_argument("--eager", action="store_true",
                    help="on one GPU, run each step kernel by kernel instead of replaying it as a CUDA graph (the "
                         "default there); the CPU and multi-GPU (torchrun) runs are always eager")
+    return p
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m train", description=__doc__,
+    mnist_data = argparse.ArgumentParser(add_help=False)
+    mnist_data.add_argument("--data_dir", default="data",
+                            help="folder holding MNIST/raw/ in torchvision's layout; fetched there if missing "
+                                 "(default data)")
+    mnist = argparse.ArgumentParser(add_help=False, parents=[mnist_data, training_flags(MNIST_EXP, MNIST_WEIGHTS)])
+    mnist.add_argument("--autoencoder_type", choices=["ae", "vae", "cvae"], default="ae",
+                       help="ae, vae, or cvae (the conditional VAE: the digit's label given to encoder and decoder) "
+                            "(default ae)")
+    mnist.add_argument("--beta", type=number(0, False), default=1.0,
+                       help="the weight of the KL term, loss = BCE + beta * KL (default 1: the ELBO); for the VAE and "
+                            "CVAE. A beta other than 1 is added to the folder names (weights/mnist-vae-beta4)")
+    mnist.add_argument("--hidden_layer_size", type=SIZE, default=512,
+                       help=f"hidden layer width, up to {MAX_SIZE} (default 512)")
+    mnist.add_argument("--latent_size", type=SIZE, default=2,
+                       help="latent dimension (default 2; the latent maps and grids need 2)")
+
+    # `python -m train --autoencoder_type vae` is the mnist command: the top parser takes mnist's flags itself
+    parser = argparse.ArgumentParser(prog="python -m train", description=__doc__, parents=[mnist],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command")
+    sub = parser.add_subparsers(dest="command", metavar="command")
+    parser.set_defaults(func=run_mnist, command="mnist")  # after add_subparsers, whose own default is None
+    m = sub.add_parser("mnist", parents=[mnist], help="train the MNIST AE or VAE (the default: the word may be left out)")
+    m.set_defaults(func=run_mnist)
 
-    m = sub.add_parser("mnist", help="train the MNIST AE or VAE (default)")
-    m.add_argument("--autoencoder_type", choices=["ae", "vae", "cvae"], default="ae",
-                   help="ae, vae, or cvae (the conditional VAE: the digit's label given to encoder and decoder) "
-                        "(default ae)")
-    m.add_argument("--beta", type=float, default=1.0,
-                   help="the weight of the KL term, loss = BCE + beta * KL (default 1: the ELBO); for the VAE and "
-                        "CVAE. A beta other than 1 is added to the folder names (weights/mnist-vae-beta4)")
-    m.add_argument("--hidden_layer_size", type=int, default=512, help="hidden layer width (default 512)")
-    m.add_argument("--latent_size", type=int, default=2,
-                   help="latent dimension (default 2; the latent maps and grids need 2)")
-    m.add_argument("--data_dir", default="data",
-                   help="folder holding MNIST/raw/ in torchvision's layout; fetched there if missing (default data)")
-    common_flags(m, MNIST_EXP, "weights/mnist-$autoencoder_type")
-
-    c = sub.add_parser("celeba", help="train the convolutional VAE on 64x64 CelebA faces (torchrun for many GPUs)")
+    c = sub.add_parser("celeba", help="train the convolutional VAE on 64x64 CelebA faces (torchrun for many GPUs)",
+                       parents=[training_flags("CelebA-VAE(latent=$latent_size)-lr=$lr-ep=$n_epochs",
+                                               "weights/celeba-vae")])
     c.add_argument("--data_dir", default="data/celeba",
                    help="CelebA as torchvision lays it out (img_align_celeba/ + list_eval_partition.txt, here or "
                         "in a celeba/ subfolder), or a plain folder of face images (default data/celeba)")
-    c.add_argument("--subset", type=int, default=50_000,
+    c.add_argument("--subset", type=whole(0), default=50_000,
                    help="train on a seeded random subset of this many training images; 0 for all (default 50000)")
-    c.add_argument("--latent_size", type=int, default=128, help="latent dimension (default 128)")
-    c.add_argument("--num_workers", type=int, default=min(8, os.cpu_count() or 1),
+    c.add_argument("--latent_size", type=SIZE, default=128, help="latent dimension (default 128)")
+    c.add_argument("--num_workers", type=whole(0), default=min(8, os.cpu_count() or 1),
                    help="processes decoding JPEGs while the cache is built, once (default: up to 8)")
-    common_flags(c, "CelebA-VAE(latent=$latent_size)-lr=$lr-ep=$n_epochs", "weights/celeba-vae")
+    c.set_defaults(func=run_celeba)
 
-    e = sub.add_parser("evaluate", help="test-set negative ELBO and importance-sampled log p(x) of MNIST weights")
+    e = sub.add_parser("evaluate", parents=[mnist_data],
+                       help="test-set negative ELBO and importance-sampled log p(x) of MNIST weights")
     e.add_argument("weights", nargs="+", help="folders (or Hub repo ids) written by save_pretrained")
-    e.add_argument("--n_samples", type=int, default=1000, help="K, importance samples per image (default 1000)")
-    e.add_argument("--seed", type=int, default=0, help="seed of the samples (default 0)")
-    e.add_argument("--grid", type=int, default=240,
+    e.add_argument("--n_samples", type=whole(1, 1_000_000), default=1000,
+                   help="K, importance samples per image (default 1000)")
+    e.add_argument("--seed", type=SEED, default=0, help="seed of the samples (default 0)")
+    e.add_argument("--grid", type=whole(0, 4000), default=240,
                    help="points a side of the quadrature grid for 2-D latents; 0 skips it (default 240)")
-    e.add_argument("--data_dir", default="data", help="MNIST folder, as for training (default data)")
-    e.add_argument("--device", default="cpu",
+    e.add_argument("--device", type=device, default="cpu",
                    help="cpu or cuda (default cpu; the published numbers were computed there: another device draws "
                         "other samples)")
-    e.add_argument("--gaps", type=int, default=0, metavar="N",
+    e.add_argument("--gaps", type=whole(0, 10_000), default=0, metavar="N",
                    help="instead of the numbers above, split each 2-D VAE's gap log p(x) - ELBO into Cremer et al.'s "
                         "approximation and amortisation gaps on N test images drawn with --seed (10000: all); log p(x) "
                         "on a grid twice as fine as --grid's")
+    e.set_defaults(func=run_evaluate)
 
-    r = sub.add_parser("report", help="the figures and numbers of docs/REPORT.md, from the shipped weights")
+    r = sub.add_parser("report", parents=[mnist_data],
+                       help="the figures and numbers of docs/REPORT.md, from the shipped weights")
     r.add_argument("--weights", default="weights", help="folder with mnist-ae/ and mnist-vae/ (default weights)")
     r.add_argument("--out", default="docs/figures", help="where the figures go (default docs/figures)")
-    r.add_argument("--n_samples", type=int, default=1000, help="K for the log-likelihood (default 1000)")
-    r.add_argument("--seed", type=int, default=0, help="seed of the evaluation's samples (default 0)")
-    r.add_argument("--grid", type=int, default=240, help="points a side of the quadrature grid (default 240)")
-    r.add_argument("--data_dir", default="data", help="MNIST folder, as for training (default data)")
-    sp = sub.add_parser("spectrum", help="the beta-VAEs' and the conditional VAE's figures and table, from the "
-                                         "shipped weights (no evaluation: fast)")
+    r.add_argument("--n_samples", type=whole(1, 1_000_000), default=1000, help="K for the log-likelihood (default 1000)")
+    r.add_argument("--seed", type=SEED, default=0, help="seed of the evaluation's samples (default 0)")
+    r.add_argument("--grid", type=whole(1, 4000), default=240, help="points a side of the quadrature grid (default 240)")
+    r.set_defaults(func=run_report)
+
+    sp = sub.add_parser("spectrum", parents=[mnist_data],
+                        help="the beta-VAEs' and the conditional VAE's figures and table, from the shipped weights "
+                             "(no evaluation: fast; every figure is deterministic)")
     sp.add_argument("--weights", default="weights", help="folder with the mnist-* weights (default weights)")
     sp.add_argument("--out", default="docs/figures", help="where the figures go (default docs/figures)")
-    sp.add_argument("--data_dir", default="data", help="MNIST folder, as for training (default data)")
-    sp.add_argument("--seed", type=int, default=0, help="unused; every figure is deterministic")
-    d = sub.add_parser("density", help="fit the mixture density of an AE's training codes (as the AE's export does)")
+    sp.set_defaults(func=run_spectrum)
+
+    d = sub.add_parser("density", parents=[mnist_data],
+                       help="fit the mixture density of an AE's training codes (as the AE's export does)")
     d.add_argument("weights", help="an AE's weights folder; code_density.safetensors is written there")
-    d.add_argument("--seed", type=int, default=8675309, help="the fit's seed (default 8675309, the training seed)")
-    d.add_argument("--data_dir", default="data", help="MNIST folder, as for training (default data)")
-    su = sub.add_parser("subset", help="write the packed, binarised MNIST subset the app's Train tab learns from")
+    d.add_argument("--seed", type=SEED, default=8675309, help="the fit's seed (default 8675309, the training seed)")
+    d.set_defaults(func=run_density)
+
+    su = sub.add_parser("subset", parents=[mnist_data],
+                        help="write the packed, binarised MNIST subset the app's Train tab learns from")
     su.add_argument("--out", default="weights/mnist-subset.safetensors", help="(default %(default)s)")
-    su.add_argument("--n_train", type=int, default=10_000, help="training digits (default 10000)")
-    su.add_argument("--n_test", type=int, default=1_000, help="test digits (default 1000)")
-    su.add_argument("--seed", type=int, default=8675309, help="the choice's seed (default 8675309)")
-    su.add_argument("--data_dir", default="data", help="MNIST folder, as for training (default data)")
-    parser.commands = {"mnist": m, "celeba": c, "evaluate": e, "report": r, "spectrum": sp, "density": d,
-                       "subset": su}
+    su.add_argument("--replace", action="store_true", help="allow replacing a file already at --out")
+    su.add_argument("--n_train", type=whole(1), default=10_000, help="training digits (default 10000)")
+    su.add_argument("--n_test", type=whole(1), default=1_000, help="test digits (default 1000)")
+    su.add_argument("--seed", type=SEED, default=8675309, help="the choice's seed (default 8675309)")
+    su.set_defaults(func=run_subset)
+
+    # --help tells the whole story: the commands, mnist's flags, then every other command's flags
+    parser.epilog = "\n".join(f"\n{'=' * 20} python -m train {name} {'=' * 20}\n{p.format_help()}"
+                               for name, p in sub.choices.items() if name != "mnist")
     return parser
 
 
-def parse_args(argv):
-    argv = list(sys.argv[1:] if argv is None else argv)
+def parse_args(argv=None):
+    """The command line -> its namespace (args.func runs it); a bad flag exits with argparse's one line."""
     parser = build_parser()
-    if argv in (["-h"], ["--help"]):  # the whole story: the commands, then every command's flags
-        print(parser.format_help())
-        for name, sub in parser.commands.items():
-            print(f"\n{'=' * 20} python -m train {name} {'=' * 20}\n{sub.format_help()}")
-        sys.exit(0)
-    if not argv or argv[0] not in COMMANDS:
-        argv.insert(0, "mnist")
     args = parser.parse_args(argv)
-    for flag in ("n_epochs", "batch_size", "n_mc_samples", "latent_size", "hidden_layer_size", "n_samples", "n_train",
-                 "n_test"):
-        if getattr(args, flag, 1) < 1:
-            parser.error(f"--{flag} must be at least 1")
-    if getattr(args, "subset", 0) < 0:
-        parser.error("--subset must be 0 (all) or more")
-    if not math.isfinite(getattr(args, "lr", 1)) or getattr(args, "lr", 1) <= 0:
-        parser.error("--lr must be a positive finite number")
-    if not 0 <= args.seed <= MAX_SEED:
-        parser.error(f"--seed must be from 0 to {MAX_SEED}")
-    if hasattr(args, "device"):
-        check_device(parser, args.device)
-    if args.command == "mnist" and args.beta != 1:
-        if not math.isfinite(args.beta) or args.beta < 0:
-            parser.error("--beta must be a finite number, 0 or more")
-        if args.autoencoder_type == "ae":
-            parser.error("--beta weighs the KL term, which the AE does not have; use it with --autoencoder_type vae "
-                         "or cvae")
-        for name, default in (("exp_name", MNIST_EXP), ("weights_dir", "weights/mnist-$autoencoder_type")):
-            if getattr(args, name) == default:
-                setattr(args, name, default + (f"-beta={args.beta:g}" if name == "exp_name" else f"-beta{args.beta:g}"))
-    if args.command == "mnist" and args.latent_size != 2:  # keep other latent sizes out of the 2-D run's folders
-        for name, default in (("exp_name", MNIST_EXP), ("weights_dir", "weights/mnist-$autoencoder_type")):
-            if getattr(args, name).startswith(default):
-                setattr(args, name, getattr(args, name) + "-latent=$latent_size")
-    for name in ("exp_name", "weights_dir"):
-        if hasattr(args, name):
-            setattr(args, name, string.Template(getattr(args, name)).safe_substitute(vars(args)))
-    if hasattr(args, "exp_name"):
-        exp = Path(args.exp_name)
-        if not args.exp_name or exp.is_absolute() or ".." in exp.parts:
-            parser.error(f"--exp_name {args.exp_name!r} must be a folder name inside --out_dir (no absolute path, "
-                         "no '..')")
+    if args.command in ("mnist", "celeba"):
+        name_folders(parser, args)
     return args
 
 
-def check_device(parser, device):
-    try:
-        kind = torch.device(device).type
-    except (RuntimeError, ValueError):
-        parser.error(f"--device {device!r} is not a device; use cpu, cuda or cuda:N")
-    if kind not in ("cpu", "cuda"):
-        parser.error(f"--device {device!r}: this trainer runs on cpu or cuda")
-    if kind == "cuda" and not torch.cuda.is_available():
-        parser.error(f"--device {device}: no CUDA GPU is available here; use --device cpu")
+def name_folders(parser, args):
+    """The run's folder names from their templates ($flag -> its value), with a beta or latent size other than the
+    default added to the default names, so that two such runs never share a folder; then the checks of the names."""
+    if args.command == "mnist":
+        if args.beta != 1 and args.autoencoder_type == "ae":
+            parser.error("--beta weighs the KL term, which the AE does not have; use it with --autoencoder_type vae "
+                         "or cvae")
+        for name, default in (("exp_name", MNIST_EXP), ("weights_dir", MNIST_WEIGHTS)):
+            if args.beta != 1 and getattr(args, name) == default:
+                setattr(args, name, default + (f"-beta={args.beta:g}" if name == "exp_name" else f"-beta{args.beta:g}"))
+            if args.latent_size != 2 and getattr(args, name).startswith(default):
+                setattr(args, name, getattr(args, name) + "-latent=$latent_size")
+    for name in ("exp_name", "weights_dir"):
+        setattr(args, name, string.Template(getattr(args, name)).safe_substitute(vars(args)))
+    exp = Path(args.exp_name)
+    if not exp.parts or exp.is_absolute() or ".." in exp.parts:
+        parser.error(f"--exp_name {args.exp_name!r} must be a folder name inside --out_dir (no absolute path, "
+                     "no '.' or '..')")
+    for flag, path in (("--exp_name", args.exp_name), ("--out_dir", args.out_dir), ("--weights_dir", args.weights_dir)):
+        long = [part for part in Path(path).parts if len(part.encode()) > MAX_NAME]
+        if long:
+            parser.error(f"{flag}: a folder name of {len(long[0].encode())} bytes is longer than the {MAX_NAME} a "
+                         "file system allows")
+    if args.n_mc_samples * args.batch_size > MAX_MC_IMAGES:
+        parser.error(f"--n_mc_samples {args.n_mc_samples} x --batch_size {args.batch_size} decodes more than "
+                     f"{MAX_MC_IMAGES:,} images a step; lower one of them")
+
+
+def check_writable(path):
+    """Refuse (RunError) a path that could not be created: its nearest existing ancestor must be a writable folder.
+    Nothing is made here: folders are made only once every check has passed."""
+    found = Path(path).absolute()
+    while not found.exists():
+        found = found.parent
+    if not found.is_dir() or not os.access(found, os.W_OK | os.X_OK):
+        raise RunError(f"cannot write to {path} ({found} is "
+                       f"{'not a folder' if not found.is_dir() else 'not writable'}).")
 
 
 def check_outputs(args):
-    """Before any data is loaded or any epoch trained: refuse what would lose the user's work, and say where the
-    run will write. Raises RunError."""
+    """Before any data is loaded, any epoch trained or any folder made: refuse what would replace or lose the user's
+    files, and what could not be written; then say where the run will write. Raises RunError."""
     run_dir = Path(args.out_dir) / args.exp_name
     has_run = (run_dir / "checkpoint.safetensors").exists() or (run_dir / "perf_metrics.csv").exists()
     if has_run and not args.resume:
         raise RunError(f"{run_dir} already holds a run; pass --resume to continue it, or choose another --exp_name "
                        "or --out_dir for a new one.")
-    weights = Path(args.weights_dir)
-    if (weights / "model.safetensors").exists() and not args.replace_weights:
-        raise RunError(f"{weights} already holds weights, which this run would replace; pass --replace_weights to "
-                       "replace them, or --weights_dir to export elsewhere.")
-    for folder in (run_dir, weights):
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryFile(dir=folder):
-                pass
-        except OSError as e:
-            raise RunError(f"cannot write to {folder} ({e.strerror or type(e).__name__}).") from None
-    what = "replacing the weights there" if (weights / "model.safetensors").exists() else "new weights"
-    print(f"Results in {run_dir}; weights to {weights} ({what}).")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunError(f"{run_dir} is a file; choose another --exp_name or --out_dir.")
+    if not has_run and run_dir.is_dir() and any(run_dir.iterdir()):
+        raise RunError(f"{run_dir} holds other files, which a run would mix with its own or replace; choose a new or "
+                       "empty folder (another --exp_name or --out_dir).")
+    check_weights_dir(args.weights_dir, args.replace_weights)
+    for folder in (run_dir, args.weights_dir):
+        check_writable(folder)
+    what = "replacing the earlier export there" if (Path(args.weights_dir) / "model.safetensors").exists() else \
+        "new weights"
+    print(f"Results in {run_dir}; weights to {args.weights_dir} ({what}).")
 
 
 def loop_config(args):
@@ -226,20 +282,24 @@ def loop_config(args):
                       eval_batch_size=10_000 if args.device.startswith("cuda") else 1000)
 
 
-@torch.inference_mode()
-def encode_all(model, x, y=None, batch_size=1000):
-    """The codes (mu, logvar; zeros for the AE) of x, with the labels y for a conditional model."""
-    model.eval()
-    mus, logvars = [], []
-    for i in range(0, len(x), batch_size):
-        xb = x[i:i + batch_size]
-        mu, logvar = model.encode(xb) if y is None else model.encode(xb, y[i:i + batch_size])
-        mus.append(mu)
-        logvars.append(mu.new_zeros(mu.shape) if logvar is None else logvar)
-    return torch.cat(mus), torch.cat(logvars)
+def mnist_model(args):
+    if args.autoencoder_type == "cvae":
+        return ConditionalVAE(hidden_size=args.hidden_layer_size, latent_size=args.latent_size)
+    return Autoencoder(args.autoencoder_type, hidden_size=args.hidden_layer_size, latent_size=args.latent_size)
+
+
+def check_model_size(build, flags):
+    """Refuse (RunError) a model larger than MAX_PARAMETERS, sized on the meta device: nothing allocated or written."""
+    with torch.device("meta"):
+        n_parameters = sum(p.numel() for p in build().parameters())
+    if n_parameters > MAX_PARAMETERS:
+        raise RunError(f"{flags} make a model of {n_parameters:,} parameters; this trainer takes up to "
+                       f"{MAX_PARAMETERS:,}.")
 
 
 def run_mnist(args):
+    check_model_size(partial(mnist_model, args), f"--hidden_layer_size {args.hidden_layer_size} and --latent_size "
+                                                 f"{args.latent_size}")
     check_outputs(args)
     cfg = loop_config(args)
     cfg.model_settings = {"autoencoder_type": args.autoencoder_type, "hidden_layer_size": args.hidden_layer_size,
@@ -250,10 +310,7 @@ def run_mnist(args):
     print(f"MNIST: {len(train_x)} training and {len(test_x)} test images, binarised; results in {cfg.out_dir}")
     started = time.perf_counter()
     torch.manual_seed(args.seed)
-    if conditional:
-        model = ConditionalVAE(hidden_size=args.hidden_layer_size, latent_size=args.latent_size)
-    else:
-        model = Autoencoder(args.autoencoder_type, hidden_size=args.hidden_layer_size, latent_size=args.latent_size)
+    model = mnist_model(args)
     name = f"{args.autoencoder_type.upper()} ({args.hidden_layer_size})" + (f", beta {args.beta:g}"
                                                                             if args.beta != 1 else "")
     given_y = (train_y, test_y) if conditional else (None, None)  # labels go in only for the conditional model
@@ -265,45 +322,12 @@ def run_mnist(args):
     out, last = cfg.out_dir, rows[-1]["epoch"]
     files = [out / f for f in ("perf_metrics.csv", "loss_curve.png", f"reconstruction_{last}.png",
                                f"sample_{last}.png")]
-    if model.latent_size == 2:
-        artifacts.plot_latent_scatter(mu, test_y, out / "manifold.png", title=f"{name}: test-set codes")
-        if conditional:  # the style manifold of each digit: the same z, decoded as 0, 1, ..., 9
-            artifacts.save_class_grids([decode_grid(model, n=10, lim=2.0, y=k) for k in range(model.n_classes)],
-                                       out / "class_grids.png")
-            files.append(out / "class_grids.png")
-        else:
-            artifacts.save_grid(decode_grid(model, n=20, lim=2.0), out / "manifold_digits.png", nrow=20)
-            files.append(out / "manifold_digits.png")
-        files.append(out / "manifold.png")
-    else:
-        print(f"A {model.latent_size}-D latent space: no manifold figures (they need 2 dimensions).")
-    images, labels = read_split(args.data_dir, "test")
-
-    def write_extras(folder):
-        # What the app needs without MNIST: the 10,000 test codes with labels, and one example image per digit.
-        tensors = {"mu": mu.contiguous(), "labels": test_y.to(torch.uint8)}
-        if model.is_vae:
-            tensors["logvar"] = logvar.contiguous()
-        save_file(tensors, folder / "test_latents.safetensors")
-        artifacts.write_json(folder / "training.json", {
-            "autoencoder_type": args.autoencoder_type, "beta": args.beta, "n_epochs": args.n_epochs,
-            "batch_size": args.batch_size, "lr": args.lr, "n_mc_samples": args.n_mc_samples, "seed": args.seed,
-            "device": torch.cuda.get_device_name(cfg.device) if cfg.device.startswith("cuda") else "cpu",
-            "cuda_graph": cfg.cuda_graph and cfg.device.startswith("cuda"), "torch": torch.__version__})
-        if not model.is_vae and model.latent_size == 2:  # what lets the AE sample: a density fitted to its codes
-            try:
-                save_code_density(fit_code_density(encode_all(model, train_x)[0], seed=args.seed), folder)
-            except ImportError:  # a training machine without scikit-learn (the app's requirements have it)
-                print("scikit-learn is not installed: no code_density.safetensors; add it later with "
-                      f"python -m train density {args.weights_dir}")
-        (folder / "examples").mkdir()
-        for digit in range(10):
-            hits = (labels == digit).nonzero()
-            if len(hits):
-                image = images[int(hits[0])].float().div(255).unsqueeze(0)
-                save_image(image, folder / "examples" / f"digit_{digit}.png")
-
-    artifacts.export_weights(model, args.weights_dir, files, write_extras)
+    files += mnist_figures(model, mu, test_y, out, name)
+    facts = training_facts(args, cfg, autoencoder_type=args.autoencoder_type, beta=args.beta)
+    examples = read_split(args.data_dir, "test")
+    artifacts.export_weights(model, args.weights_dir, files, partial(
+        write_mnist_extras, model=model, codes=(mu, logvar, test_y), train_x=train_x, examples=examples, facts=facts,
+        seed=args.seed, weights_dir=args.weights_dir))
     print(f"Final epoch {last}: train {rows[-1]['train_loss']:.2f}, test {rows[-1]['test_loss']:.2f}. "
           f"Weights exported to {args.weights_dir}")
     print(wall_time(started, cfg))
@@ -331,6 +355,7 @@ def setup_distributed(device):
 
 
 def run_celeba(args):
+    check_model_size(partial(ConvVAE, latent_size=args.latent_size), f"--latent_size {args.latent_size}")
     rank, device = setup_distributed(args.device)
     if rank == 0:
         check_outputs(args)
@@ -354,7 +379,8 @@ def run_celeba(args):
         last, out = rows[-1]["epoch"], cfg.out_dir
         files = [out / f for f in ("perf_metrics.csv", "loss_curve.png", f"reconstruction_{last}.png",
                                    f"sample_{last}.png")]
-        artifacts.export_weights(model.cpu().eval(), args.weights_dir, files)
+        facts = training_facts(args, cfg, latent_size=args.latent_size, subset=args.subset)
+        artifacts.export_weights(model.cpu().eval(), args.weights_dir, files, partial(write_training_json, facts=facts))
         print(f"Final epoch {last}: train {rows[-1]['train_loss']:.2f}, test {rows[-1]['test_loss']:.2f}. "
               f"Weights exported to {args.weights_dir}")
         print(wall_time(started, cfg))
@@ -412,7 +438,18 @@ def run_spectrum(args):
 
 
 def run_subset(args):
-    tensors = pack_subset(load_mnist(args.data_dir), args.n_train, args.n_test, args.seed)
+    out = Path(args.out)
+    if out.is_dir():
+        raise RunError(f"--out {out} is a folder; give a file name, such as {out / 'mnist-subset.safetensors'}.")
+    if out.exists() and not args.replace:
+        raise RunError(f"{out} already exists; pass --replace to replace it, or --out to write elsewhere.")
+    check_writable(out.parent)
+    data = load_mnist(args.data_dir)
+    for split, n in (("train", args.n_train), ("test", args.n_test)):
+        if n > len(data[split][0]):
+            raise RunError(f"--n_{split} {n}: MNIST has {len(data[split][0]):,} {split} digits.")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tensors = pack_subset(data, args.n_train, args.n_test, args.seed)
     with artifacts.atomic_path(args.out) as tmp:
         save_file(tensors, tmp, metadata={"what": "binarised MNIST (round(pixel / 255)), 8 pixels a byte",
                                           "seed": str(args.seed)})
@@ -432,9 +469,7 @@ def run_density(args):
 def main(argv=None):
     args = parse_args(argv)
     try:
-        return {"mnist": run_mnist, "celeba": run_celeba, "evaluate": run_evaluate,
-                "report": run_report, "spectrum": run_spectrum, "density": run_density,
-                "subset": run_subset}[args.command](args)
+        return args.func(args)
     except (DataError, RunError, WeightsError) as e:
         sys.exit(f"error: {e}")
 

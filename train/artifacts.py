@@ -1,4 +1,5 @@
-"""Everything the trainer writes to disk: image grids, figures, metrics, checkpoints; each write is atomic."""
+"""The trainer's files: metrics, JSON, checkpoints, the exported weights folder; each write is atomic. The figures
+are in train/figures.py."""
 import csv
 import json
 import os
@@ -6,16 +7,12 @@ import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # figures go to files; no display needed
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from safetensors.torch import load_file, save_file  # noqa: E402
-from matplotlib.transforms import Bbox  # noqa: E402
-from safetensors import safe_open  # noqa: E402
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
 METRIC_COLUMNS = ["epoch", "train_loss", "test_loss", "lr", "train_bce", "train_kld", "test_bce", "test_kld"]
 
@@ -34,71 +31,42 @@ def atomic_path(path):
             tmp.unlink()
 
 
-def save_grid(images, path, nrow=8):
-    """images: (N, C, H, W) in [0, 1] -> one PNG grid (torchvision's make_grid + save_image)."""
-    from torchvision.utils import save_image  # here, not at the top: torchvision takes seconds to import (the app)
-
+def write_text(path, text):
     with atomic_path(path) as tmp:
-        save_image(images.detach().float().cpu(), tmp, nrow=nrow, padding=2, pad_value=0.5)
-
-
-def save_class_grids(grids, path, per_row=5):
-    """grids: one (n*n, C, H, W) decoded grid per class -> one PNG of the grids side by side, per_row to a row."""
-    from torchvision.utils import make_grid, save_image
-
-    n = round(len(grids[0]) ** 0.5)
-    tiles = torch.stack([make_grid(g.detach().float().cpu(), nrow=n, padding=1, pad_value=1.0) for g in grids])
-    with atomic_path(path) as tmp:
-        save_image(tiles, tmp, nrow=per_row, padding=8, pad_value=0.5)
+        tmp.write_text(text)
 
 
 def write_json(path, data):
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
+    write_text(path, json.dumps(data, indent=2) + "\n")
 
 
 def write_metrics(rows, path):
     with atomic_path(path) as tmp:
         with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=METRIC_COLUMNS)
+            writer = csv.DictWriter(f, fieldnames=METRIC_COLUMNS, extrasaction="ignore")  # a row's seconds stay out
             writer.writeheader()
             for row in rows:
                 writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
 
 
 def read_metrics(path):
-    with open(path, newline="") as f:
-        return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()} for row in csv.DictReader(f)]
-
-
-def plot_loss_curve(rows, path, title=""):
-    epochs = [r["epoch"] for r in rows]
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
-    ax.plot(epochs, [r["train_loss"] for r in rows], label="train")
-    ax.plot(epochs, [r["test_loss"] for r in rows], label="test")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss per image (nats)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp)
-    plt.close(fig)
-
-
-def plot_latent_scatter(mu, labels, path, title=""):
-    """The test-set codes mu (N, 2), coloured by digit, with a colour bar (manifold.png)."""
-    fig, ax = plt.subplots(figsize=(6, 5), dpi=100)
-    points = ax.scatter(mu[:, 0], mu[:, 1], c=labels, cmap="tab10", s=2, vmin=-0.5, vmax=9.5)
-    fig.colorbar(points, ax=ax, ticks=range(10), label="digit")
-    ax.set_xlabel("$z_1$")
-    ax.set_ylabel("$z_2$")
-    ax.set_title(title)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp)
-    plt.close(fig)
+    """perf_metrics.csv -> one dict per epoch, METRIC_COLUMNS by name; ValueError (one sentence, naming the file) for
+    a file that is not one: a missing column, a cell that is not a number."""
+    rows = []
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            missing = [c for c in METRIC_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise ValueError(f"{path} has no {missing[0]} column")
+            for row in reader:
+                try:
+                    rows.append({k: (int(row[k]) if k == "epoch" else float(row[k])) for k in METRIC_COLUMNS})
+                except (TypeError, ValueError):  # TypeError: a row shorter than the header gives None
+                    raise ValueError(f"{path}, line {reader.line_num}, holds a value that is not a number") from None
+    except (csv.Error, UnicodeDecodeError) as e:
+        raise ValueError(f"{path} is not a metrics table ({type(e).__name__})") from None
+    return rows
 
 
 def checkpoint_tensors(model, optimizer, epoch, extra=None):
@@ -123,70 +91,6 @@ def checkpoint_tensors(model, optimizer, epoch, extra=None):
 def write_checkpoint(path, tensors, meta):
     with atomic_path(path) as tmp:
         save_file(tensors, tmp, metadata=meta)
-
-
-def draw_rate_distortion(ax, points, ae=None, chosen=None):
-    """The rate-distortion plane of Alemi et al. (2018) on `ax`: each VAE's distortion D (BCE) against its rate R (KL),
-    on the test set (filled) and the training set (hollow: the last epoch's running averages), joined in beta order,
-    grey lines of constant D + R (the negative ELBO), the AE's distortions as horizontal lines, `chosen` ringed.
-    points: {name: {"beta": b, "test": (R, D), "train": (R, D)}}; ae: {"test": D, "train": D} or None."""
-    order = sorted(points, key=lambda n: points[n]["beta"])
-    every = [points[n][split] for n in order for split in ("test", "train")]
-    rates, dists = [r for r, _ in every], [d for _, d in every] + ([ae["test"], ae["train"]] if ae else [])
-    lo_r, hi_r, lo_d, hi_d = 0.0, max(rates) * 1.2 + 0.5, min(dists) - 2, max(dists) + 2
-    for total in range(int(lo_d), int(hi_d + hi_r) + 1, 2):
-        ax.plot([lo_r, hi_r], [total - lo_r, total - hi_r], color="0.88", lw=0.8, zorder=0)
-    for split, style in (("test", dict(marker="o", color="tab:blue")),
-                         ("train", dict(marker="o", mfc="white", color="tab:orange"))):
-        ax.plot([points[n][split][0] for n in order], [points[n][split][1] for n in order], "-", label=split,
-                zorder=2, **style)
-    for n in order:
-        if n == chosen:
-            for split in ("test", "train"):
-                ax.plot(*points[n][split], "o", ms=13, mfc="none", mec="red", mew=2.2, zorder=3)
-    if ae:
-        for split, color in (("test", "tab:blue"), ("train", "tab:orange")):
-            ax.axhline(ae[split], color=color, ls="--", lw=1)
-            ax.text(lo_r + 0.02 * hi_r, ae[split], f"AE ({split})", ha="left", va="bottom", fontsize=8, color=color)
-            if chosen == "AE":
-                ax.plot([lo_r], [ae[split]], "o", ms=13, mfc="none", mec="red", mew=2.2, clip_on=False, zorder=3)
-    ax.set(xlim=(lo_r, hi_r), ylim=(lo_d, hi_d), xlabel="rate R = KL (nats)", ylabel="distortion D = BCE (nats)")
-    ax.legend(loc="center right", fontsize=8)
-    label_points(ax, [(f"beta {points[n]['beta']:g}", points[n]["test"]) for n in order],
-                 [points[n][split] for n in order for split in ("test", "train")])
-
-
-def label_points(ax, labels, marks):
-    """Write each (text, (x, y)) beside its point, at the first of a few places clear of the red ring (13 points
-    wide) around a point, of every mark in `marks`, of the texts already on `ax` and of the labels placed before."""
-    renderer = ax.figure.canvas.get_renderer()
-    ring = 8 * ax.figure.dpi / 72  # pixels: the ring's radius and a little more
-    taken = [t.get_window_extent(renderer) for t in ax.texts]
-    for x, y in marks:
-        px, py = ax.transData.transform((x, y))
-        taken.append(Bbox([[px - ring, py - ring], [px + ring, py + ring]]))
-    places = [((9, 4), "left", "bottom"), ((9, -4), "left", "top"), ((-9, 4), "right", "bottom"),
-              ((-9, -4), "right", "top"), ((0, 11), "center", "bottom"), ((0, -11), "center", "top")]
-    for text, xy in labels:
-        for offset, ha, va in places:
-            label = ax.annotate(text, xy, textcoords="offset points", xytext=offset, ha=ha, va=va, fontsize=8)
-            box = label.get_window_extent(renderer)
-            if not any(box.overlaps(other) for other in taken) or (offset, ha, va) == places[-1]:
-                break
-            label.remove()
-        taken.append(box)
-
-
-def spectrum_points(metrics):
-    """{name: (beta or None, the last perf_metrics.csv row)} -> (points, ae) for draw_rate_distortion."""
-    points, ae = {}, None
-    for name, (beta, m) in metrics.items():
-        if beta is None:
-            ae = {"test": float(m["test_bce"]), "train": float(m["train_bce"])}
-        else:
-            points[name] = {"beta": beta, "test": (float(m["test_kld"]), float(m["test_bce"])),
-                            "train": (float(m["train_kld"]), float(m["train_bce"]))}
-    return points, ae
 
 
 def save_checkpoint(path, model, optimizer, epoch, extra=None):
@@ -230,6 +134,9 @@ def load_checkpoint(path, model, optimizer):
     tensors = load_file(path)
     with safe_open(path, "pt") as f:
         meta = f.metadata()
+    epoch, extra = json.loads(meta["epoch"]), json.loads(meta["extra"])
+    if type(epoch) is not int or epoch < 0 or not isinstance(extra, dict):
+        raise ValueError(f"{path}: its metadata names no epoch")
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, strict=True)
     state = {}
     for k, v in tensors.items():
@@ -241,7 +148,7 @@ def load_checkpoint(path, model, optimizer):
     torch.set_rng_state(tensors["rng.torch"])
     if "rng.cuda" in tensors and torch.cuda.is_available():
         torch.cuda.set_rng_state(tensors["rng.cuda"])
-    return json.loads(meta["epoch"]), json.loads(meta["extra"])
+    return epoch, extra
 
 
 def match_parameter_layout(optimizer):
@@ -256,6 +163,69 @@ def match_parameter_layout(optimizer):
             for name, value in optimizer.state.get(p, {}).items():
                 if torch.is_tensor(value) and value.shape == p.shape and value.stride() != p.stride():
                     optimizer.state[p][name] = torch.empty_like(p, dtype=value.dtype).copy_(value)
+
+
+@dataclass(frozen=True)
+class ModelFolder:
+    """An MNIST weights folder and its facts, as its own files state them (never its name)."""
+    path: Path
+    kind: str  # "ae", "vae" or "cvae": config.json's kind, or its n_classes for the conditional VAE
+    beta: float | None  # the KL term's weight, training.json's (1, the ELBO, when it has none); None for the AE
+
+    @property
+    def name(self):
+        """What the app and the report call it: AE, CVAE, VAE beta=4."""
+        return self.kind.upper() if self.kind != "vae" else f"VAE beta={self.beta:g}"
+
+
+def read_json(path, max_bytes=64_000):
+    """A small JSON file -> its value; ValueError (one sentence naming the file) for anything else."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > max_bytes:
+            raise ValueError(f"{path} is {path.stat().st_size:,} bytes; a real one is tiny")
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ValueError(f"{path} is not valid JSON") from None
+    except RecursionError:
+        raise ValueError(f"{path} is nested too deeply to be settings") from None
+
+
+def model_facts(folder):
+    """folder -> ModelFolder, from config.json (kind) and training.json (beta); None for a folder that holds no
+    MNIST model (no config.json, or a face model's); ValueError (one sentence) for files that cannot be read."""
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        return None
+    config = read_json(folder / "config.json")
+    if not isinstance(config, dict):
+        raise ValueError(f"{folder / 'config.json'} does not hold a JSON object")
+    kind = "cvae" if "n_classes" in config else config.get("kind")
+    if kind not in ("ae", "vae", "cvae"):
+        return None
+    beta = 1.0
+    if (folder / "training.json").exists():
+        facts = read_json(folder / "training.json")
+        beta = facts.get("beta", 1.0) if isinstance(facts, dict) else None
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 <= beta < float("inf"):
+            raise ValueError(f"{folder / 'training.json'} does not give a beta of 0 or more")
+    return ModelFolder(folder, kind, None if kind == "ae" else float(beta))
+
+
+def discover_models(weights):
+    """Every MNIST model folder directly in `weights` -> (ModelFolders, AE first, then by kind and beta; sentences
+    for the folders whose files could not be read, which are left out)."""
+    found, problems = [], []
+    for folder in sorted(p for p in Path(weights).iterdir() if p.is_dir()) if Path(weights).is_dir() else []:
+        try:
+            facts = model_facts(folder)
+        except (OSError, ValueError) as e:
+            problems.append(f"{folder}: {e}.")
+            continue
+        if facts is not None:
+            found.append(facts)
+    order = {"ae": 0, "vae": 1, "cvae": 2}
+    return sorted(found, key=lambda f: (order[f.kind], f.beta or 0.0, f.path.name)), problems
 
 
 def export_weights(model, weights_dir, extra_files=(), write_extras=None):

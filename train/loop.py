@@ -6,6 +6,7 @@ Under torchrun each process takes its share of every epoch through a Distributed
 Which step runs: on one CUDA GPU the whole step is replayed as a CUDA graph (CapturedStep); on the CPU, under
 torchrun, or with cuda_graph=False (--eager) each step runs eagerly, kernel by kernel.
 """
+import math
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -17,9 +18,9 @@ from safetensors import SafetensorError
 from torch.utils.data import DistributedSampler
 from tqdm import tqdm
 
-from vae_models import loss_function
+from vae_models import Losses, loss_function
 
-from . import artifacts
+from . import artifacts, figures
 
 
 class RunError(Exception):
@@ -74,7 +75,7 @@ def _autocast(device, cache=True):
 
 
 def _sum_loss(model, x, y, cfg, cache=True):
-    """(loss, BCE, KL) summed over the batch x (labels y for a conditional model, else None)."""
+    """Losses (loss, bce, kld) summed over the batch x (labels y for a conditional model, else None)."""
     with _autocast(cfg.device, cache):
         logits, mu, logvar = model(x, cfg.n_mc_samples) if y is None else model(x, cfg.n_mc_samples, y)
     return loss_function(logits.float(), x, mu.float(), None if logvar is None else logvar.float(), cfg.beta)
@@ -86,7 +87,8 @@ def _labels(y, index, device):
 
 @torch.inference_mode()
 def evaluate(model, data, cfg, labels=None):
-    """Means of (loss, BCE, KL) over `data` (with its labels for a conditional model), across all processes."""
+    """Losses (loss, bce, kld) per image over `data` (with its labels for a conditional model), across all processes;
+    each a 0-d tensor."""
     rank, world = dist_info()
     model.eval()
     sums = torch.zeros(3, device=cfg.device)
@@ -100,7 +102,7 @@ def evaluate(model, data, cfg, labels=None):
     if world > 1:
         dist.all_reduce(sums)
         dist.all_reduce(count)
-    return sums / count
+    return Losses(*(sums / count))
 
 
 @torch.inference_mode()
@@ -122,13 +124,13 @@ def save_pictures(model, test_x, test_y, fixed_z, out_dir, epoch, device, writer
     else:
         samples = model.decode(fixed_z)
     samples = samples.float().view(-1, *model.image_shape).cpu()
-    writer.submit(artifacts.save_grid, pairs, out_dir / f"reconstruction_{epoch}.png", 8)
-    writer.submit(artifacts.save_grid, samples, out_dir / f"sample_{epoch}.png")
+    writer.submit(figures.save_grid, pairs, out_dir / f"reconstruction_{epoch}.png", 8)
+    writer.submit(figures.save_grid, samples, out_dir / f"sample_{epoch}.png")
 
 
 def train_epoch(model, optimizer, train_x, order, cfg, desc="", captured=None, train_y=None):
     """One pass over train_x[order] in mini-batches (with their labels train_y[order] for a conditional model);
-    returns the sums of (loss, BCE, KL) over the images seen.
+    returns the sums of (loss, bce, kld) over the images seen, as one (3,) tensor in Losses' order.
 
     With `captured` (a CapturedStep) each batch is one replay of the recorded step; otherwise eager steps."""
     rank, _ = dist_info()
@@ -145,11 +147,11 @@ def train_epoch(model, optimizer, train_x, order, cfg, desc="", captured=None, t
         else:
             index = order[i:i + cfg.batch_size]
             x = to_input(train_x[index], cfg.device)
-            loss, bce, kld = _sum_loss(model, x, _labels(train_y, index, cfg.device), cfg)
+            losses = _sum_loss(model, x, _labels(train_y, index, cfg.device), cfg)
             optimizer.zero_grad(set_to_none=True)
-            (loss / len(x)).backward()  # the mean over the batch; Adam is insensitive to the scale
+            (losses.loss / len(x)).backward()  # the mean over the batch; Adam is insensitive to the scale
             optimizer.step()
-            sums += torch.stack([loss.detach(), bce.detach(), kld.detach()])
+            sums += torch.stack(losses).detach()
         if step % 50 == 0 and not bar.disable:  # .item() waits for the GPU: only when someone reads the bar
             running = (captured.sums if captured is not None else sums)[0].item()
             bar.set_postfix(loss=f"{running / min(len(order), i + cfg.batch_size):.2f}")
@@ -185,10 +187,10 @@ class CapturedStep:
         x = to_input(torch.index_select(self.train_x, 0, index), self.cfg.device)
         y = None if self.train_y is None else torch.index_select(self.train_y, 0, index)
         torch._foreach_zero_([p.grad for p in self.params])
-        loss, bce, kld = _sum_loss(self.model, x, y, self.cfg, cache=False)
-        (loss / len(x)).backward()
+        losses = _sum_loss(self.model, x, y, self.cfg, cache=False)
+        (losses.loss / len(x)).backward()
         self.optimizer.step()
-        self.sums += torch.stack([loss.detach(), bce.detach(), kld.detach()])
+        self.sums += torch.stack(losses).detach()
 
     @torch.no_grad()
     def _state(self):
@@ -246,8 +248,64 @@ def make_optimizer(model, cfg):
     return torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True, capturable=cfg.device.startswith("cuda"))
 
 
+@dataclass
+class Progress:
+    """Where an epoch is, yielded between two chunks of batches by run_epochs(check_every=N)."""
+    epoch: int
+    seen: int  # images trained on so far in this epoch
+    total: int
+
+
+def run_epochs(model, optimizer, train_x, test_x, cfg, start_epoch=0, train_y=None, test_y=None, captured=None,
+               stop=None, check_every=None):
+    """The training loop, written once: epochs start_epoch .. cfg.n_epochs - 1 over train_x (labels train_y for a
+    conditional model), each followed by the test pass on test_x (skipped when test_x is None). Yields one row per
+    finished epoch, a dict read by name: epoch, train_loss, train_bce, train_kld, test_loss, test_bce, test_kld, lr,
+    seconds (the epoch and its test pass).
+
+    With check_every = N, the epoch is trained N batches at a time and between two chunks the loop yields a
+    Progress (epoch, seen, total), then calls stop() (a callable -> bool); when stop() is true the loop ends there,
+    inside the epoch, without a row for it. Without check_every nothing but rows is yielded.
+    The sampler's shuffle depends only on (seed, epoch), so a resumed run sees the same batches. A loss that is no
+    longer finite raises RunError before the epoch's row is yielded (so a diverged model is never saved)."""
+    rank, world = dist_info()
+    sampler = DistributedSampler(range(len(train_x)), num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed)
+    for epoch in range(start_epoch, cfg.n_epochs):
+        t0 = time.perf_counter()
+        sampler.set_epoch(epoch)
+        order = torch.tensor(list(sampler))
+        chunk = len(order) if check_every is None else check_every * cfg.batch_size
+        sums = None
+        for i in range(0, len(order), max(chunk, 1)):
+            part = train_epoch(model, optimizer, train_x, order[i:i + chunk], cfg, f"epoch {epoch}", captured, train_y)
+            sums = part if sums is None else sums + part
+            if check_every is not None:
+                yield Progress(epoch, min(len(order), i + chunk), len(order))
+                if stop is not None and stop():
+                    return
+        count = torch.tensor(float(len(order)), device=cfg.device)
+        if world > 1:
+            dist.all_reduce(sums)
+            dist.all_reduce(count)
+        train_means = Losses(*(sums / count).tolist())
+        if not torch.isfinite(sums).all():  # stop before a diverged model is checkpointed or exported
+            raise RunError(f"the training loss became {train_means.loss} in epoch {epoch} (is --lr {cfg.lr} too "
+                           "large?); stopped, and nothing was exported.")
+        row = {"epoch": epoch, "train_loss": train_means.loss, "train_bce": train_means.bce,
+               "train_kld": train_means.kld}
+        if test_x is not None:
+            test_means = Losses(*(t.item() for t in evaluate(model, test_x, cfg, test_y)))
+            if not all(map(math.isfinite, test_means)):
+                raise RunError(f"the test loss became {test_means.loss} in epoch {epoch}; stopped, and nothing was "
+                               "exported.")
+            row.update(test_loss=test_means.loss, test_bce=test_means.bce, test_kld=test_means.kld)
+        row.update(lr=cfg.lr, seconds=time.perf_counter() - t0)
+        yield row
+
+
 def train(model, train_x, test_x, cfg, title="", train_y=None, test_y=None):
-    """Train `model` on train_x for cfg.n_epochs, writing metrics, pictures and a checkpoint every epoch.
+    """Train `model` on train_x for cfg.n_epochs (the loop of run_epochs), writing metrics, pictures and a checkpoint
+    every epoch.
 
     train_x, test_x: (N, ...) float tensors in [0, 1] or uint8 images; model(x, L) -> (logits, mu, logvar).
     train_y, test_y: the labels, given only for a conditional model (model(x, L, y)).
@@ -282,40 +340,21 @@ def train(model, train_x, test_x, cfg, title="", train_y=None, test_y=None):
         if world == 1 and cfg.cuda_graph:
             captured = CapturedStep(raw_model, optimizer, train_x, cfg, train_y)
 
-    fixed_z = torch.randn(64, raw_model.latent_size, generator=torch.Generator().manual_seed(cfg.seed)).to(cfg.device)
-    # The sampler's shuffle depends only on (seed, epoch), so a resumed run sees the same batches.
-    sampler = DistributedSampler(range(len(train_x)), num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed)
-
+    fixed_z = raw_model.sample_prior(64, generator=torch.Generator().manual_seed(cfg.seed)).to(cfg.device)
     writer = artifacts.BackgroundWriter()  # pictures and checkpoints are written while the next epoch trains
     try:
-        for epoch in range(start_epoch, cfg.n_epochs):
-            t0 = time.perf_counter()
-            sampler.set_epoch(epoch)
-            order = torch.tensor(list(sampler))
-            sums = train_epoch(model, optimizer, train_x, order, cfg, f"epoch {epoch}", captured, train_y)
-            count = torch.tensor(float(len(order)), device=cfg.device)
-            if world > 1:
-                dist.all_reduce(sums)
-                dist.all_reduce(count)
-            train_means = (sums / count).tolist()
-            if not torch.isfinite(sums).all():  # stop before a diverged model is checkpointed or exported
-                raise RunError(f"the training loss became {train_means[0]} in epoch {epoch} (is --lr {cfg.lr} too "
-                               "large?); stopped, and nothing was exported.")
-            test_means = evaluate(model, test_x, cfg, test_y).tolist()
-            seconds = time.perf_counter() - t0
-
+        for row in run_epochs(model, optimizer, train_x, test_x, cfg, start_epoch, train_y, test_y, captured):
+            epoch = row["epoch"]
             if rank == 0:
-                rows.append({"epoch": epoch, "train_loss": train_means[0], "test_loss": test_means[0], "lr": cfg.lr,
-                             "train_bce": train_means[1], "train_kld": train_means[2],
-                             "test_bce": test_means[1], "test_kld": test_means[2]})
+                rows.append(row)
                 save_pictures(raw_model, test_x, test_y, fixed_z, out_dir, epoch, cfg.device, writer)
                 checkpoint = artifacts.checkpoint_tensors(raw_model, optimizer, epoch,
                                                           {"settings": cfg.run_settings()})
                 writer.submit(artifacts.write_checkpoint, ckpt_path, *checkpoint)
                 # the metrics go after the checkpoint: a resume keeps only the rows up to its checkpoint's epoch
                 writer.submit(artifacts.write_metrics, list(rows), csv_path)
-                _log(cfg, rank, f"epoch {epoch:3d}  train {train_means[0]:8.3f}  test {test_means[0]:8.3f}  "
-                                f"(BCE {test_means[1]:.2f}, KL {test_means[2]:.2f})  {seconds:.2f}s")
+                _log(cfg, rank, f"epoch {epoch:3d}  train {row['train_loss']:8.3f}  test {row['test_loss']:8.3f}  "
+                                f"(BCE {row['test_bce']:.2f}, KL {row['test_kld']:.2f})  {row['seconds']:.2f}s")
             if world > 1:
                 writer.wait()  # the checkpoint is complete before anyone moves on
                 dist.barrier()
@@ -323,7 +362,7 @@ def train(model, train_x, test_x, cfg, title="", train_y=None, test_y=None):
         writer.close()
 
     if rank == 0 and rows:
-        artifacts.plot_loss_curve(rows, out_dir / "loss_curve.png", title)
+        figures.plot_loss_curve(rows, out_dir / "loss_curve.png", title)
     return rows
 
 
@@ -333,8 +372,12 @@ def _resume(ckpt_path, csv_path, model, optimizer, cfg):
         raise RunError(f"{ckpt_path.parent} has a checkpoint but no perf_metrics.csv, so the earlier epochs' metrics "
                        "are lost; start a new run (another --exp_name) instead of resuming.")
     try:
+        artifacts.read_metrics(csv_path)
+    except (OSError, ValueError) as e:
+        raise RunError(f"{e}; it cannot be continued: start a new run (another --exp_name) instead.") from None
+    try:
         last, extra = artifacts.load_checkpoint(ckpt_path, model, optimizer)
-    except (SafetensorError, OSError, ValueError, KeyError, RuntimeError) as e:  # file, JSON or shapes
+    except (SafetensorError, OSError, ValueError, KeyError, TypeError, RuntimeError, RecursionError) as e:
         raise RunError(f"the checkpoint {ckpt_path} is damaged or belongs to another model "
                        f"({type(e).__name__}); delete it to start over.") from None
     for group in optimizer.param_groups:  # a checkpoint from the CPU resumes on a GPU, and back

@@ -6,7 +6,8 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from . import artifacts
+from . import artifacts, figures
+from .figures import save_figure
 
 # copied as they are from each weights folder, prefixed with the model's name
 COPIED = ("reconstruction_99.png", "sample_99.png", "manifold_digits.png", "manifold.png")
@@ -29,10 +30,7 @@ def plot_both_loss_curves(folders, path):
         ax.legend()
     axes[0].set_ylabel("loss per image (nats)")
     axes[0].set_ylim(top=170)
-    fig.tight_layout()
-    with artifacts.atomic_path(path) as tmp:
-        fig.savefig(tmp)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def write_report_figures(folders, out_dir, evaluation_lines, measurement_lines=()):
@@ -42,11 +40,9 @@ def write_report_figures(folders, out_dir, evaluation_lines, measurement_lines=(
     for name, folder in folders.items():
         for f in COPIED:
             shutil.copy2(Path(folder) / f, out_dir / f"{name.lower()}_{f}")
-    with artifacts.atomic_path(out_dir / "evaluation.txt") as tmp:
-        tmp.write_text("\n".join(evaluation_lines) + "\n")
+    artifacts.write_text(out_dir / "evaluation.txt", "\n".join(evaluation_lines) + "\n")
     if measurement_lines:
-        with artifacts.atomic_path(out_dir / "measurements.txt") as tmp:
-            tmp.write_text("\n".join(measurement_lines) + "\n")
+        artifacts.write_text(out_dir / "measurements.txt", "\n".join(measurement_lines) + "\n")
 
 
 @torch.inference_mode()
@@ -136,10 +132,7 @@ def posterior_analysis(folder, data, images, out_dir, n_digits=300):
     ax[0].set(xlabel="log p(x) - ELBO (nats)", ylabel="test images", title="the ELBO's gap, KL(q(z|x) || p(z|x))")
     ax[1].hist(is_error.numpy(), bins=80, color="C1")
     ax[1].set(xlabel="quadrature - importance-sampled (nats)", title="the importance-sampled estimate's error, K = 1000")
-    fig.tight_layout()
-    with artifacts.atomic_path(Path(out_dir) / "vae_gaps.png") as tmp:
-        fig.savefig(tmp)
-    plt.close(fig)
+    save_figure(fig, Path(out_dir) / "vae_gaps.png")
     return lines
 
 
@@ -173,21 +166,7 @@ def _plot_posteriors(model, x, y, posts, mu, sigma, quad, elbo, is_error, path):
         ax.set(xlabel="$z_1$", ylabel="$z_2$")
         ax.set_title(f"log p(x) {quad[i]:.1f}, ELBO {elbo[i]:.1f}, gap {quad[i] - elbo[i]:.1f};\n"
                      f"importance sampling {is_error[i]:.1f} nats low", fontsize=8)
-    fig.tight_layout()
-    with artifacts.atomic_path(path) as tmp:
-        fig.savefig(tmp)
-    plt.close(fig)
-
-
-SPECTRUM = (("AE", "mnist-ae"), ("VAE beta=0.1", "mnist-vae-beta0.1"), ("VAE beta=0.5", "mnist-vae-beta0.5"),
-            ("VAE beta=1", "mnist-vae"), ("VAE beta=2", "mnist-vae-beta2"), ("VAE beta=4", "mnist-vae-beta4"))
-
-
-def _save(fig, path):
-    fig.tight_layout()
-    with artifacts.atomic_path(path) as tmp:
-        fig.savefig(tmp)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def _panel(ax, images, nrow, title):
@@ -206,20 +185,24 @@ def spectrum_figures(weights, data, out_dir, load):
     cvae_class_grids.png, cvae_codes.png, cvae_analogies.png. load(folder) -> the model."""
     from safetensors.torch import load_file
 
-    from vae_models import decode_grid
+    from vae_models import WeightsError, decode_grid
 
     weights, out_dir = Path(weights), Path(out_dir)
     models, metrics, codes = {}, {}, {}
-    for name, folder in SPECTRUM:
-        models[name] = load(weights / folder)
-        beta = None if name == "AE" else float(name.split("=")[1])
-        metrics[name] = (beta, artifacts.read_metrics(weights / folder / "perf_metrics.csv")[-1])
-        codes[name] = load_file(weights / folder / "test_latents.safetensors")
-    points, ae = artifacts.spectrum_points(metrics)
+    found, problems = artifacts.discover_models(weights)
+    if problems:
+        raise WeightsError(problems[0])
+    if not any(f.kind == "cvae" for f in found):
+        raise WeightsError(f"{weights} holds no conditional VAE (python -m train --autoencoder_type cvae).")
+    for facts in (f for f in found if f.kind != "cvae"):  # the AE, then the VAEs by beta
+        models[facts.name] = load(facts.path)
+        metrics[facts.name] = (facts.beta, artifacts.read_metrics(facts.path / "perf_metrics.csv")[-1])
+        codes[facts.name] = load_file(facts.path / "test_latents.safetensors")
+    points, ae = figures.spectrum_points(metrics)
     fig, ax = plt.subplots(figsize=(6.5, 4.8), dpi=110)
-    artifacts.draw_rate_distortion(ax, points, ae)
+    figures.draw_rate_distortion(ax, points, ae)
     ax.set_title("Rate and distortion per image, after 100 epochs", fontsize=10)
-    _save(fig, out_dir / "rate_distortion.png")
+    save_figure(fig, out_dir / "rate_distortion.png")
 
     fig, axes = plt.subplots(2, 3, figsize=(13, 8.4), dpi=90)
     for ax, (name, c) in zip(axes.flat, codes.items()):
@@ -229,29 +212,29 @@ def spectrum_figures(weights, data, out_dir, load):
         inside = ((abs(mu) <= 2).all(1)).mean() * 100
         ax.set_title(f"{name}: {inside:.0f}% in [-2, 2]^2", fontsize=10)
     fig.colorbar(points_, ax=axes, ticks=range(10), label="digit", shrink=0.6)
-    with artifacts.atomic_path(out_dir / "beta_maps.png") as tmp:
-        fig.savefig(tmp)
-    plt.close(fig)
+    save_figure(fig, out_dir / "beta_maps.png", tight=False)  # the shared colour bar keeps its own layout
 
     test_x, test_y = data["test"]
-    z = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))
+    prior = torch.Generator().manual_seed(0)  # the same z for every model
+    z = next(iter(models.values())).sample_prior(64, prior)
     for figure, draw in (("beta_grids.png", lambda m: (decode_grid(m, 15, 2.0), 15)),
                          ("beta_samples.png", lambda m: (m.decode(z).view(-1, 1, 28, 28), 8))):
         fig, axes = plt.subplots(2, 3, figsize=(13, 9), dpi=90)
         for ax, (name, m) in zip(axes.flat, models.items()):
             _panel(ax, *draw(m), name)
-        _save(fig, out_dir / figure)
+        save_figure(fig, out_dir / figure)
     rows = [test_x[:12].view(-1, 1, 28, 28)]
     rows += [m.decode(m.encode(test_x[:12])[0]).view(-1, 1, 28, 28) for m in models.values()]
     fig, ax = plt.subplots(figsize=(9, 6.4), dpi=100)
     _panel(ax, torch.cat(rows), 12, "rows: 12 test digits; their reconstructions at z = mu by the AE, beta 0.1, 0.5, "
            "1, 2, 4")
-    _save(fig, out_dir / "beta_reconstructions.png")
+    save_figure(fig, out_dir / "beta_reconstructions.png")
 
-    cvae = load(weights / "mnist-cvae")
-    artifacts.save_class_grids([decode_grid(cvae, 10, 2.0, y=k) for k in range(10)], out_dir / "cvae_class_grids.png")
-    c = load_file(weights / "mnist-cvae" / "test_latents.safetensors")
-    artifacts.plot_latent_scatter(c["mu"], c["labels"], out_dir / "cvae_codes.png",
+    cvae_folder = next(f.path for f in found if f.kind == "cvae")
+    cvae = load(cvae_folder)
+    figures.save_class_grids([decode_grid(cvae, 10, 2.0, y=k) for k in range(10)], out_dir / "cvae_class_grids.png")
+    c = load_file(cvae_folder / "test_latents.safetensors")
+    figures.plot_latent_scatter(c["mu"], c["labels"], out_dir / "cvae_codes.png",
                                   "CVAE: test codes z ~ q(z|x, y), coloured by digit")
     firsts = torch.tensor([int((test_y == k).nonzero()[0]) for k in range(10)])
     x = test_x[firsts]
@@ -260,7 +243,7 @@ def spectrum_figures(weights, data, out_dir, load):
                  for i in range(10)]
     fig, ax = plt.subplots(figsize=(7, 6.6), dpi=100)
     _panel(ax, torch.cat(analogies), 11, "a test digit (left), its z decoded as 0, 1, ..., 9")
-    _save(fig, out_dir / "cvae_analogies.png")
+    save_figure(fig, out_dir / "cvae_analogies.png")
 
     lines = ["model | beta | train loss | train BCE | train KL | test loss | test BCE | test KL | test BCE + KL | "
              "test codes in [-2, 2]^2"]
@@ -269,6 +252,5 @@ def spectrum_figures(weights, data, out_dir, load):
         lines.append(f"{name} | {'-' if beta is None else f'{beta:g}'} | {m['train_loss']:.2f} | {m['train_bce']:.2f} | "
                      f"{m['train_kld']:.2f} | {m['test_loss']:.2f} | {m['test_bce']:.2f} | {m['test_kld']:.2f} | "
                      f"{m['test_bce'] + m['test_kld']:.2f} | {inside:.1%}")
-    with artifacts.atomic_path(out_dir / "spectrum.txt") as tmp:
-        tmp.write_text("\n".join(lines) + "\n")
+    artifacts.write_text(out_dir / "spectrum.txt", "\n".join(lines) + "\n")
     return lines

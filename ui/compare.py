@@ -3,7 +3,7 @@ whose KL term weighs most; for the chosen model its decoded grid, its map, its s
 rate-distortion plane with the model ringed."""
 import gradio as gr
 
-from train.artifacts import spectrum_points
+from train.figures import spectrum_points
 from vae_models import decode_grid
 
 from .explorer import explorer, export

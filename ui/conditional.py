@@ -72,17 +72,17 @@ def create_tab(demo, models, own):
     def cvae_sample(k, n, seed):
         k = int(choice(str(k), "The digit", DIGITS))
         n, seed = number(n, "The number of samples", *N_SAMPLES, True), number(seed, "The seed", 0, MAX_SEED, True)
-        z = torch.randn(n, model.latent_size, generator=torch.Generator().manual_seed(seed))
-        return {samples: to_picture(model.decode(z, k).view(-1, 1, 28, 28), nrow=min(n, 12), zoom=2)}
+        z = model.sample_prior(n, torch.Generator().manual_seed(seed), y=k)
+        return {samples: to_picture(model.decode(z, k).view(-1, *model.image_shape), nrow=min(n, 12), zoom=2)}
 
     @torch.inference_mode()
     def restyle(x, source):
         log_lik = class_log_likelihoods(model, torch.as_tensor(x), scans)
         probs = torch.softmax(log_lik, 0)
         best = int(probs.argmax())
-        mu, _ = model.encode(torch.as_tensor(x).view(1, 784), torch.tensor([best]))
+        mu, _ = model.encode(torch.as_tensor(x).view(1, -1), torch.tensor([best]))
         every = model.decode(mu.expand(model.n_classes, -1), torch.arange(model.n_classes))
-        strip = torch.cat([torch.as_tensor(x).view(1, 1, 28, 28), every.view(-1, 1, 28, 28)])
+        strip = torch.cat([torch.as_tensor(x).view(1, *model.image_shape), every.view(-1, *model.image_shape)])
         return {guess: {DIGITS[k]: float(p) for k, p in enumerate(probs)},
                 restyled: to_picture(strip, nrow=len(strip), zoom=3),
                 note: (f"Input: {source} (left in the row). Read as a {best} ({100 * probs[best]:.1f}%): its code z = "

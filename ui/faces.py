@@ -11,7 +11,7 @@ from .preprocess import face_input, open_image
 
 @torch.inference_mode()
 def face_samples(model, n, seed):
-    z = torch.randn(n, model.latent_size, generator=torch.Generator().manual_seed(seed))
+    z = model.sample_prior(n, torch.Generator().manual_seed(seed))
     return to_picture(model.decode(z), nrow=min(n, 8))
 
 

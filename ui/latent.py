@@ -112,8 +112,8 @@ def create_tab(demo, models, own):
         xs = [upload_digit(p, folders)[0] for p in (path_a, path_b)]
         a, b = (encode_digit(e.model, x)[0] for x in xs)
         path = lerp_path(a, b, n)
-        ends = [torch.as_tensor(x).view(1, 1, 28, 28) for x in xs]
-        strip = torch.cat([ends[0], e.model.decode(path).view(-1, 1, 28, 28), ends[1]])
+        ends = [torch.as_tensor(x).view(1, *e.model.image_shape) for x in xs]
+        strip = torch.cat([ends[0], e.model.decode(path).view(-1, *e.model.image_shape), ends[1]])
         return {interp_strip: to_picture(strip, nrow=n + 2, zoom=3), interp_map: draw_map(e.map, path=path.tolist())}
 
     def reinterpolate(name, path_a, path_b, n):

@@ -1,8 +1,5 @@
 """What the app shows, loaded once at start: each MNIST model with its test-set codes, map and metrics; the faces
 model if there is one; the example digits. Built from folders by `load_models`, or from models made in a test."""
-import csv
-import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +8,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
+from train.artifacts import discover_models, model_facts, read_json, read_metrics
 from train.mnist import DataError, load_subset
 from vae_models import Autoencoder, ConditionalVAE, ConvVAE, WeightsError, load_pretrained
 from vae_models.code_density import fit_code_density, load_code_density
@@ -63,15 +61,6 @@ class Models:
         return Path(self.examples[0]).parent if self.examples else None
 
 
-def read_beta(folder):
-    """The beta a VAE was trained with: training.json's, else the folder name's (mnist-vae-beta4), else 1."""
-    try:
-        return float(json.loads((Path(folder) / "training.json").read_text())["beta"])
-    except (OSError, ValueError, KeyError, TypeError):
-        found = re.search(r"-beta([0-9.]+)$", Path(folder).name)
-        return float(found.group(1)) if found else 1.0
-
-
 def load_explorer(name, folder):
     """A weights folder written by `python -m train` -> Explorer, or WeightsError naming the folder."""
     folder = Path(folder)
@@ -84,9 +73,11 @@ def load_explorer(name, folder):
     if mu.ndim != 2 or mu.shape[1] != 2 or len(labels) != len(mu) or not np.isfinite(mu).all():
         raise WeightsError(f"{folder}: test_latents.safetensors does not hold finite 2-D codes with one label each.")
     try:
-        with open(folder / "perf_metrics.csv") as f:
-            metrics = list(csv.DictReader(f))[-1]
-    except (OSError, IndexError, csv.Error):
+        facts = model_facts(folder)
+        metrics = read_metrics(folder / "perf_metrics.csv")[-1] if (folder / "perf_metrics.csv").exists() else {}
+    except (OSError, ValueError) as e:
+        raise WeightsError(f"{e}.") from None
+    except IndexError:  # a header without rows
         metrics = {}
     curve = folder / "loss_curve.png"
     try:
@@ -94,9 +85,9 @@ def load_explorer(name, folder):
     except (SafetensorError, OSError) as e:
         raise WeightsError(f"{folder}: code_density.safetensors is damaged ({type(e).__name__}).") from None
     explorer = Explorer.build(name, model, mu, labels, metrics, str(curve) if curve.exists() else None, density,
-                              read_beta(folder) if model.is_vae else None)
+                              facts.beta if facts is not None else None)
     try:
-        explorer.log_px_floor = float(json.loads((folder / "log_px.json").read_text())["floor"])
+        explorer.log_px_floor = float(read_json(folder / "log_px.json")["floor"])
     except FileNotFoundError:
         pass
     except (OSError, ValueError, KeyError, TypeError) as e:
@@ -111,22 +102,30 @@ def spectrum_of(explorers, more):
 
 
 def load_models(weights, celeba_source=None):
-    """weights/mnist-ae, weights/mnist-vae (required); the beta-VAEs weights/mnist-vae-beta*, the conditional VAE
-    weights/mnist-cvae and the CelebA ConvVAE (each optional: left out, with a line for the operator, when missing
-    or unusable) -> Models."""
+    """weights/mnist-ae, weights/mnist-vae (required); every other VAE folder in weights/ with a beta other than 1
+    (the beta-VAEs), the first conditional VAE there, and the CelebA ConvVAE (each optional: left out, with a line
+    for the operator, when missing or unusable) -> Models. A folder's kind and beta are read from its config.json and
+    training.json, never from its name."""
     weights = Path(weights)
     explorers = {name: load_explorer(name, weights / f"mnist-{name.lower()}") for name in MNIST_MODELS}
     betas, conditional = [], None
-    for folder in sorted(weights.glob("mnist-vae-beta*")):
+    found, problems = discover_models(weights)  # each folder's kind and beta, as its own files state them
+    for line in problems:
+        print(f"Left out: {line}")
+    for facts in found:
+        if facts.path.name in ("mnist-ae", "mnist-vae") or (facts.kind == "cvae" and conditional is not None):
+            continue
+        if facts.kind == "ae" or (facts.kind == "vae" and facts.beta == 1):
+            continue  # the spectrum has one AE and one VAE of each beta: the two above
         try:
-            betas.append(load_explorer(f"VAE beta={read_beta(folder):g}", folder))
+            explorer = load_explorer(CONDITIONAL if facts.kind == "cvae" else facts.name, facts.path)
         except WeightsError as e:
             print(f"Left out: {e}")
-    if (weights / "mnist-cvae").is_dir():
-        try:
-            conditional = load_explorer(CONDITIONAL, weights / "mnist-cvae")
-        except WeightsError as e:
-            print(f"Left out: {e}")
+            continue
+        if facts.kind == "cvae":
+            conditional = explorer
+        else:
+            betas.append(explorer)
     examples = sorted((weights / "mnist-vae" / "examples").glob("digit_*.png"))
     faces, note = None, ("No face model is loaded on this server; when one is, this tab samples, reconstructs and "
                          "interpolates 64x64 faces with a convolutional VAE trained on CelebA.")

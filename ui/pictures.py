@@ -143,8 +143,8 @@ def draw_map(m, points=(), ellipse=None, path=(), square=None):
 
 
 def rate_distortion_plot(points, ae=None, chosen=None):
-    """train.artifacts.draw_rate_distortion as a uint8 picture, with the chosen model ringed."""
-    from train.artifacts import draw_rate_distortion
+    """train.figures.draw_rate_distortion as a uint8 picture, with the chosen model ringed."""
+    from train.figures import draw_rate_distortion
 
     fig, ax = plt.subplots(figsize=(5.2, 4.0), dpi=100)
     draw_rate_distortion(ax, points, ae, chosen)

@@ -16,7 +16,7 @@ def posterior_view(explorer, x, mu, sigma):
 
     The window is the box where p(z|x) has mass (vae_models.posterior.true_posterior); colour is p(z|x) relative
     to its peak; white ellipses are q(z|x)'s 1- and 2-sigma contours, the cross its mean."""
-    xt = torch.as_tensor(x).view(1, 784)
+    xt = torch.as_tensor(x).view(1, -1)  # a batch of one image
     scan = (explorer.scan.z, explorer.scan.log_joint(xt)[0]) if explorer.scan is not None else None
     post = true_posterior(bernoulli_log_joint(explorer.model, xt, torch.float32), mu, sigma, scan=scan, **QUICK)
     lo, hi = (v.numpy() for v in post["box"])

@@ -15,7 +15,7 @@ ELBO_SAMPLES = 100  # L for the per-input negative ELBO
 @torch.inference_mode()
 def encode_digit(model, x):
     """x (784,) -> mu (2,), sigma (2,) (zeros for the AE), logvar (1, 2) or None."""
-    mu, logvar = model.encode(torch.as_tensor(x).view(1, 784))
+    mu, logvar = model.encode(torch.as_tensor(x).view(1, -1))
     sigma = torch.zeros_like(mu) if logvar is None else torch.exp(0.5 * logvar)
     return mu[0], sigma[0], logvar
 
@@ -23,7 +23,7 @@ def encode_digit(model, x):
 @torch.inference_mode()
 def digit_report(explorers, x):
     """For one input (784,) in {0, 1}: each model's reconstruction, its loss terms, and its place on the map."""
-    xt = torch.as_tensor(x).view(1, 784)
+    xt = torch.as_tensor(x).view(1, -1)  # a batch of one image
     out = {}
     for name, explorer in explorers.items():
         model = explorer.model
@@ -32,7 +32,7 @@ def digit_report(explorers, x):
             z = model.sample(mu[None], logvar, ELBO_SAMPLES, generator=torch.Generator().manual_seed(0))
             _, bce, kld = loss_function(model.decode_logits(z), xt, mu[None], logvar)
             # a few of those z decoded: the VAE's answer is a distribution, not one picture
-            draws = to_picture(model.decode(z[:8, 0]).view(-1, 1, 28, 28), nrow=8, zoom=2)
+            draws = to_picture(model.decode(z[:8, 0]).view(-1, *model.image_shape), nrow=8, zoom=2)
         else:
             _, bce, kld = loss_function(model.decode_logits(mu[None, None]), xt, mu[None], None)
             draws = None
@@ -50,11 +50,11 @@ def digit_report(explorers, x):
 def every_model(spectrum, x, own=None):
     """The input and its reconstruction (decoded at the code, or q's mean) by every model of the spectrum, in a row,
     and by the visitor's own model (trained in the Train tab) last."""
-    xt = torch.as_tensor(x).view(1, 784)
+    xt = torch.as_tensor(x).view(1, -1)  # a batch of one image
     images, captions = [xt.view(1, 28, 28)], ["input"]
     models = [(name.replace("VAE beta=", "beta "), e.model) for name, e in spectrum.items()]
     for name, model in models + ([("yours", own.model)] if own is not None else []):
-        images.append(model.decode(model.encode(xt)[0]).view(1, 28, 28))
+        images.append(model.decode(model.encode(xt)[0]).view(model.image_shape))
         captions.append(name)
     return labelled_strip(torch.stack(images), captions)
 

@@ -16,9 +16,9 @@ N_SAMPLES = (1, 400)  # the "how many" control's range: the slider and the check
 def samples_for(model, n, seed, density=None):
     """n decodes of z ~ N(0, I), or of z from a fitted code density, drawn with `seed`, as one grid picture."""
     g = torch.Generator().manual_seed(seed)
-    z = torch.randn(n, model.latent_size, generator=g) if density is None else sample_code_density(density, n, g)
+    z = model.sample_prior(n, g) if density is None else sample_code_density(density, n, g)
     # a few samples are drawn larger: a single 28x28 sample at zoom 2 would be a stamp
-    return to_picture(model.decode(z).view(-1, 1, 28, 28), zoom=6 if n <= 4 else 4 if n <= 16 else 2)
+    return to_picture(model.decode(z).view(-1, *model.image_shape), zoom=6 if n <= 4 else 4 if n <= 16 else 2)
 
 
 def samples(explorers, n, seed, yours=None):

@@ -1,5 +1,5 @@
 """Train tab: a small AE or VAE trained live, on the server's CPU, with the trainer's own epoch code
-(train.loop.train_epoch and evaluate), while the page shows the latent space forming. The result becomes the
+(train.loop.run_epochs), while the page shows the latent space forming. The result becomes the
 visitor's own model for the rest of the visit (Reconstruct and Sample show it, labelled); nothing is written to disk.
 
 Fair sharing: one training at a time across all visitors (the others wait in gradio's queue and see their place),
@@ -16,9 +16,8 @@ import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 import numpy as np
 import torch
-from torch.utils.data import DistributedSampler
 
-from train.loop import LoopConfig, evaluate, make_optimizer, train_epoch
+from train.loop import LoopConfig, Progress, RunError, make_optimizer, run_epochs
 from vae_models import Autoencoder, decode_grid
 
 from .inputs import MAX_SEED, InputError, choice, number
@@ -135,11 +134,11 @@ def create_tab(demo, models, own):
             model.eval()
             mu = model.encode(test_x)[0]
             lim = max(2.0, float(np.percentile(mu.abs().numpy(), 95)))  # the AE's codes reach far
-            pairs = torch.cat([test_x[:8], model.decode(mu[:8])]).view(-1, 1, 28, 28)
+            pairs = torch.cat([test_x[:8], model.decode(mu[:8])]).view(-1, *model.image_shape)
             out = {curves: plots.curves(rows), codes: plots.codes(mu.numpy(), rows[-1]["epoch"]),
                    grid: to_picture(decode_grid(model, 15, round(lim, 1)), nrow=15),
                    recon: to_picture(pairs, nrow=8, zoom=2),
-                   samples: to_picture(model.decode(fixed_z).view(-1, 1, 28, 28), nrow=8, zoom=2)}
+                   samples: to_picture(model.decode(fixed_z).view(-1, *model.image_shape), nrow=8, zoom=2)}
         return {k: png_file(v) for k, v in out.items()}
 
     def train_live(kind_, beta_, seed_, epochs_, size_, request: gr.Request):
@@ -165,42 +164,34 @@ def create_tab(demo, models, own):
         torch.manual_seed(seed_)
         model = Autoencoder(kind_.lower())
         optimizer = make_optimizer(model, cfg)
-        x = train_x[:size_]
-        sampler = DistributedSampler(range(size_), num_replicas=1, rank=0, shuffle=True, seed=seed_)
-        fixed_z = torch.randn(32, 2, generator=torch.Generator().manual_seed(seed_))
+        fixed_z = model.sample_prior(32, torch.Generator().manual_seed(seed_))
         name = f"your {kind_}" + (f" (beta {b:g})" if kind_ == "VAE" and b != 1 else "")
         rows, started, reason = [], time.monotonic(), None
-        for epoch in range(epochs_):
-            t0 = time.monotonic()
-            sampler.set_epoch(epoch)  # the trainer's shuffle: it depends on (seed, epoch) only
-            order = torch.tensor(list(sampler))
-            sums = torch.zeros(3)
-            for i in range(0, len(order), CHUNK * cfg.batch_size):
-                sums += train_epoch(model, optimizer, x, order[i:i + CHUNK * cfg.batch_size], cfg)
-                done = min(len(order), i + CHUNK * cfg.batch_size)
-                if closed.is_set():
-                    return  # the page is gone: nobody to show anything to
-                if time.monotonic() - started > TIME_CAP:
-                    reason = f"stopped at the {TIME_CAP:.0f}-second limit"
-                    break
-                yield {status: f"Epoch {epoch + 1} of {epochs_}: {done:,} of {size_:,} digits..."}  # Stop acts here
-            if reason:
-                break
-            train_means = (sums / len(order)).tolist()
-            test_means = evaluate(model, test_x, cfg).tolist()
-            rows.append({"epoch": epoch, "train_loss": train_means[0], "train_bce": train_means[1],
-                         "train_kld": train_means[2], "test_loss": test_means[0], "test_bce": test_means[1],
-                         "test_kld": test_means[2]})
-            if not all(np.isfinite(v) for v in rows[-1].values()):
-                reason = "stopped: the loss is no longer finite"
-                break
-            shown = pictures(model, rows, fixed_z, plots)
-            rows[-1]["seconds"] = time.monotonic() - t0  # the epoch, its test pass and its pictures
-            # the visitor's model is a copy made at each epoch's end: Stop keeps the last finished epoch
-            yield {**shown, metrics: rows, own: OwnModel(copy.deepcopy(model).eval(), f"{name}, {epoch + 1} epochs"),
-                   status: (f"Epoch {epoch + 1} of {epochs_} ({rows[-1]['seconds']:.1f} s): train BCE "
-                            f"{train_means[1]:.1f} + KL {train_means[2]:.2f}; test BCE {test_means[1]:.1f} + KL "
-                            f"{test_means[2]:.2f} nats per image.")}
+
+        def stop():  # looked at every CHUNK batches: the page closed, or the time cap reached
+            return closed.is_set() or time.monotonic() - started > TIME_CAP
+
+        try:
+            for update in run_epochs(model, optimizer, train_x[:size_], test_x, cfg, stop=stop, check_every=CHUNK):
+                if isinstance(update, Progress):  # Stop (gradio's cancel) acts at this yield
+                    yield {status: f"Epoch {update.epoch + 1} of {epochs_}: {update.seen:,} of {size_:,} digits..."}
+                    continue
+                row, t0 = update, time.monotonic()
+                rows.append(row)
+                shown = pictures(model, rows, fixed_z, plots)
+                row["seconds"] += time.monotonic() - t0  # the epoch, its test pass and its pictures
+                # the visitor's model is a copy made at each epoch's end: Stop keeps the last finished epoch
+                yield {**shown, metrics: rows,
+                       own: OwnModel(copy.deepcopy(model).eval(), f"{name}, {row['epoch'] + 1} epochs"),
+                       status: (f"Epoch {row['epoch'] + 1} of {epochs_} ({row['seconds']:.1f} s): train BCE "
+                                f"{row['train_bce']:.1f} + KL {row['train_kld']:.2f}; test BCE {row['test_bce']:.1f} "
+                                f"+ KL {row['test_kld']:.2f} nats per image.")}
+        except RunError:
+            reason = "stopped: the loss is no longer finite"
+        if closed.is_set():
+            return  # the page is gone: nobody to show anything to
+        if reason is None and len(rows) < epochs_:
+            reason = f"stopped at the {TIME_CAP:.0f}-second limit"
         last = (f"Done: {name}, {len(rows)} epochs" + (f" ({reason})" if reason else "") +
                 ". It is yours for this visit: Reconstruct and Sample show it beside the shipped models.")
         yield {status: last}

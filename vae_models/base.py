@@ -3,6 +3,7 @@ app rely on (the AE, the VAEs, the conditional VAE and the convolutional VAE all
 
     encode(x, y=None)            -> mu (B, n), logvar (B, n) or None (the AE: its code is mu itself)
     sample(mu, logvar, L)        -> z (L, B, n) by reparameterisation (z = mu for the AE)
+    sample_prior(n, generator)   -> z (n, latent_size) ~ p(z) = N(0, I), on the model's device
     decode_logits(z, y=None)     -> Bernoulli logits, shaped (..., *image_shape) or (..., 784)
     decode(z, y=None)            -> pixel probabilities, the sigmoid of the logits
     forward(x, L=1, y=None)      -> (logits (L, B, ...), mu, logvar): what loss_function takes
@@ -31,7 +32,7 @@ autoencoder or variational autoencoder (Kingma and Welling 2014) with a Bernoull
 from vae_models import Autoencoder, ConditionalVAE, ConvVAE, load_pretrained
 model = load_pretrained([Autoencoder, ConditionalVAE, ConvVAE], "path/or/user-repo")  # checked before it is built
 mu, logvar = model.encode(x)            # x: (B, 784) in {0, 1}; logvar is None for a plain AE
-images = model.decode(torch.randn(16, model.latent_size))
+images = model.decode(model.sample_prior(16))
 ```
 
 - Paper: {{ paper_url | default("[More Information Needed]", true) }}
@@ -58,6 +59,14 @@ class LatentVariableModel(nn.Module, PyTorchModelHubMixin, tags=["vae-explorer",
     def sample(self, mu, logvar, n_samples=1, generator=None):
         """z ~ q(z|x) by reparameterisation: (B, n) -> (L, B, n); the AE's z is mu."""
         return reparameterize(mu, logvar, n_samples, generator)
+
+    def sample_prior(self, n, generator=None, y=None):
+        """n codes z ~ p(z) = N(0, I): (n, latent_size), on the model's device (the prior of every model here is
+        the standard normal, given y or not; y is accepted so a conditional model's callers read alike).
+        The noise is drawn on the CPU by `generator` (or torch's global one) and then moved, so a seed gives the same
+        codes on every device."""
+        z = torch.randn(n, self.latent_size, generator=generator)
+        return z.to(next(self.parameters()).device)
 
     def decode(self, z, y=None):
         """Pixel probabilities lambda in (0, 1)."""

@@ -8,8 +8,18 @@ with mu2 = 0, S2 = I has the closed form
     KL = 1/2 * sum_j (mu_j^2 + sigma_j^2 - log sigma_j^2 - 1)
 and for a Bernoulli decoder log p(x|z) = sum_i x_i log lambda_i + (1 - x_i) log(1 - lambda_i) = -BCE(lambda, x).
 """
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
+
+
+class Losses(NamedTuple):
+    """The negative ELBO and its two named parts (scalars, or whatever the caller reduced them to): read them by
+    name (losses.bce), or unpack them as loss, bce, kld."""
+    loss: torch.Tensor
+    bce: torch.Tensor
+    kld: torch.Tensor
 
 
 def reparameterize(mu, logvar, n_samples=1, generator=None):
@@ -37,7 +47,7 @@ def loss_function(logits, x, mu, logvar, beta=1.0):
     mu, logvar: (B, n), or logvar None for the plain autoencoder (no KL term). beta weights the KL term (Higgins et
     al. 2017): 1 is the ELBO itself (x * 1.0 is exact, so beta = 1 changes no bit); below 1 the model leans towards
     the autoencoder, above 1 towards the prior.
-    Returns (loss, BCE, KLD), each a scalar summed over the batch; BCE is averaged over the L samples.
+    Returns Losses(loss, bce, kld), each a scalar summed over the batch; BCE is averaged over the L samples.
     """
     n_samples = logits.shape[0]
     # BCE on logits (log-sigmoid inside) never sees log(0): a decoder output of exactly 0 or 1 is no NaN.
@@ -46,4 +56,4 @@ def loss_function(logits, x, mu, logvar, beta=1.0):
         KLD = torch.zeros((), device=x.device)
     else:
         KLD = gaussian_kl(mu, logvar).sum()
-    return BCE + beta * KLD, BCE, KLD
+    return Losses(BCE + beta * KLD, BCE, KLD)

@@ -17,6 +17,7 @@ from safetensors.torch import load_file
 MAX_CONFIG_BYTES = 64_000
 MAX_SIZE = 65_536  # any one width, channel count or latent size
 MAX_PARAMETERS = 100_000_000  # the shipped models have 0.8 M (MLP) and 4 M (ConvVAE)
+FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")  # as safetensors names them
 
 
 class WeightsError(ValueError):
@@ -75,6 +76,8 @@ def load_pretrained(cls, source):
         config = json.loads(config_path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise WeightsError(f"{source}: config.json is not valid JSON ({e}).") from None
+    except RecursionError:  # "[" * 30000: nested deeper than any config
+        raise WeightsError(f"{source}: config.json is nested too deeply to be a model's settings.") from None
     cls = _check_config(classes, config, source)
     try:
         with torch.device("meta"):  # the shapes the config implies, without allocating them
@@ -86,8 +89,13 @@ def load_pretrained(cls, source):
     try:
         with safe_open(weights_path, "pt") as f:  # reads the header only
             found = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+            dtypes = {k: f.get_slice(k).get_dtype() for k in f.keys()}
     except (SafetensorError, OSError) as e:
         raise WeightsError(f"{source}: model.safetensors is damaged ({e}).") from None
+    wrong_type = sorted(k for k, t in dtypes.items() if t not in FLOAT_DTYPES)
+    if wrong_type:  # int8 or bool weights would be cast silently by load_state_dict: not weights this trainer wrote
+        raise WeightsError(f"{source}: model.safetensors holds {dtypes[wrong_type[0]]} values (in {wrong_type[0]}); "
+                           "weights are floating-point numbers.")
     if found != expected:
         wrong = sorted(k for k in expected.keys() | found.keys() if expected.get(k) != found.get(k))
         raise WeightsError(f"{source}: model.safetensors does not match config.json (first differing tensor: "

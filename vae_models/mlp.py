@@ -49,7 +49,6 @@ class Autoencoder(LatentVariableModel):
         return self.fc4(torch.relu(self.fc3(self.with_label(z, y))))
 
 
-
 class ConditionalVAE(Autoencoder):
     """The conditional VAE (Sohn et al. 2015): encoder q(z|x, y), decoder p(x|z, y), the label y one-hot and
     concatenated to the image at the encoder's input and to z at the decoder's input; otherwise the VAE, with the
@@ -66,24 +65,19 @@ class ConditionalVAE(Autoencoder):
         return Conditioned(self, y)
 
 
-class Conditioned(nn.Module):
-    """A ConditionalVAE seen through fixed labels y (a batch (B,) or one label): p(x|z, y) as a VAE of x alone."""
+class Conditioned(LatentVariableModel):
+    """A ConditionalVAE seen through fixed labels y (a batch (B,) or one label): p(x|z, y) as a VAE of x alone, so
+    the code that evaluates any VAE (encode, sample, decode, sample_prior) takes it as it is."""
+
+    kind = "vae"
 
     def __init__(self, model, y):
         super().__init__()
         self.model, self.y = model, y
-        self.kind, self.latent_size, self.image_shape = "vae", model.latent_size, model.image_shape
+        self.latent_size, self.image_shape = model.latent_size, model.image_shape
 
-    is_vae = True
-
-    def encode(self, x):
+    def encode(self, x, y=None):
         return self.model.encode(x, self.y)
 
-    def sample(self, mu, logvar, n_samples=1, generator=None):
-        return self.model.sample(mu, logvar, n_samples, generator)
-
-    def decode_logits(self, z):
+    def decode_logits(self, z, y=None):
         return self.model.decode_logits(z, self.y)
-
-    def decode(self, z):
-        return self.model.decode(z, self.y)
