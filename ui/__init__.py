@@ -5,8 +5,10 @@ its handlers. Handlers are small functions from a visitor's raw input to named o
 is checked in `inputs`, and pictures are made in `pictures`.
 """
 import gradio as gr
+from starlette.middleware import Middleware
 
 from . import compare, conditional, faces, latent, reconstruct, report, sample, training
+from .limits import BodyLimit
 from .models import Models, load_models, untrained_models
 
 # Every 10 minutes, delete what gradio's cache received or this app wrote more than an hour ago.
@@ -66,9 +68,10 @@ def build_demo(models: Models, delete_cache=DELETE_CACHE) -> gr.Blocks:
 
 def launch(demo, **kwargs):
     """demo.launch with what the page needs: its script and style, the upload size limit, and the report's figures
-    (docs/figures/, the only folder of the repository served)."""
+    (docs/figures/, the only folder of the repository served), and the bound on every other request's size
+    (ui.limits.BodyLimit)."""
     return demo.launch(js=BRUSH_READY, css=CSS, max_file_size=MAX_FILE_SIZE, allowed_paths=[str(report.FIGURES)],
-                       **kwargs)
+                       app_kwargs={"middleware": [Middleware(BodyLimit)]}, **kwargs)
 
 
 __all__ = ["DELETE_CACHE", "MAX_FILE_SIZE", "launch", "Models", "build_demo", "load_models", "untrained_models"]

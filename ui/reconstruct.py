@@ -8,6 +8,7 @@ from vae_models import loss_function
 from .inputs import Sketchpad, allowed_folders, drawn_digit, handler, upload_digit
 from .pictures import digit_picture, draw_map, labelled_strip, to_picture
 from .posterior import posterior_view
+from .training import own_model
 
 ELBO_SAMPLES = 100  # L for the per-input negative ELBO
 
@@ -136,6 +137,7 @@ def create_tab(demo, models, own):
 
     @handler
     def reconstruct_drawing(drawing, yours=None):
+        yours = own_model(yours)
         x = drawn_digit(drawing, folders)
         if x is None:  # a cleared canvas: reset quietly
             return {seen: None, ae_recon: None, vae_recon: None, numbers: "Draw a digit, or upload one.",
@@ -145,6 +147,7 @@ def create_tab(demo, models, own):
 
     @handler
     def reconstruct_upload(payload, yours=None):
+        yours = own_model(yours)
         x, path = upload_digit(payload, folders)
         return show(x, "the uploaded image" + (", read as a photo of paper (lighting flattened, printed lines and "
                                                "specks removed)" if path == "photo" else ""), yours)

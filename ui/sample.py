@@ -8,6 +8,7 @@ from vae_models.code_density import sample_code_density
 
 from .inputs import MAX_SEED, handler, number
 from .pictures import to_picture
+from .training import own_model
 
 
 @torch.inference_mode()
@@ -42,6 +43,7 @@ def create_tab(demo, models, own):
 
     @handler
     def sample(n, seed, yours=None):
+        yours = own_model(yours)
         n, seed = number(n, "The number of samples", 1, 400, True), number(seed, "The seed", 0, MAX_SEED, True)
         ae = explorers["AE"]
         return {ae_samples: samples_for(ae.model, n, seed), vae_samples: samples_for(explorers["VAE"].model, n, seed),
