@@ -17,6 +17,7 @@ from pathlib import Path
 
 import gradio as gr
 import numpy as np
+from fastapi import HTTPException
 from gradio.components.base import server
 
 from .pictures import png_file
@@ -98,9 +99,11 @@ class Sketchpad(gr.Sketchpad):
     {"path": ...}, or None}.
 
     Why: gr.Sketchpad's own preprocess decodes every image it is sent (the composite, the background, each layer)
-    before the handler can check its size: a 97 KB PNG of 10000x10000 costs 400 MB there. The browser sends its
-    drawing as blobs kept under an id, which only the component can look up, so the lookup stays here; the
-    decoding goes through open_image like every upload.
+    before the handler can check its size: a 97 KB PNG of 10000x10000 costs 400 MB there, and gradio's move to its
+    cache before that fetches a composite's URL and logs a traceback for each layer it refuses. So its events run
+    with preprocess=False and the handler calls `read`. The browser sends its drawing as blobs kept under an id,
+    which only the component can look up, so the lookup stays here; the decoding goes through open_image like every
+    upload.
 
     The blob store is bounded here too (gradio's keeps every blob it is sent, forever, and grows a layer list to any
     index it is given): MAX_BLOB_BYTES a piece, MAX_LAYERS layers, and at most MAX_BLOB_IDS drawings and
@@ -118,8 +121,8 @@ class Sketchpad(gr.Sketchpad):
     def accept_blobs(self, data):
         from gradio.components.image_editor import EditorDataBlobs
 
-        def refuse(sentence):
-            raise gr.Error(sentence, print_exception=False)
+        def refuse(sentence):  # a 400 with the sentence, and no traceback in the server's log
+            raise HTTPException(400, detail=sentence)
 
         fields = data.get("data") if isinstance(data, dict) else getattr(data, "data", None)
         files = data.get("files") if isinstance(data, dict) else getattr(data, "files", None)
@@ -140,7 +143,8 @@ class Sketchpad(gr.Sketchpad):
                 refuse(f"A drawing has at most {MAX_LAYERS} layers.")
         with self._blobs_lock:
             now = time.monotonic()
-            stamp, current, size = self._blobs.pop(key, (now, EditorDataBlobs(None, [], None), 0))
+            empty = EditorDataBlobs(background=None, layers=[], composite=None)
+            stamp, current, size = self._blobs.pop(key, (now, empty, 0))
             if kind == "layer":
                 current.layers.extend([None] * (index + 1 - len(current.layers)))
                 size -= len(current.layers[index] or b"")
@@ -162,22 +166,27 @@ class Sketchpad(gr.Sketchpad):
             entry = self._blobs.pop(key, None)
         return entry[1] if entry and time.monotonic() - entry[0] <= BLOB_TTL else None
 
-    def preprocess(self, payload):
-        if payload is None:
-            return None
-        if payload.id is not None:  # the browser's blobs
-            blobs = self.take_blobs(payload.id)
+    def read(self, raw):
+        """The event's raw value (its events run with preprocess=False: gradio's own preprocess would fetch a URL
+        or log a traceback per bad layer before any check of ours) -> {"composite": PNG bytes (io.BytesIO), the
+        client's file payload, or None}. Only the composite is ever used: the background and layers are not read."""
+        if raw is None:
+            return {"composite": None}
+        if not isinstance(raw, dict):
+            raise InputError("Expected a drawing from the sketchpad.")
+        if raw.get("id") is not None:  # the browser's blobs
+            if not isinstance(raw["id"], str):
+                raise InputError("Expected a drawing from the sketchpad.")
+            blobs = self.take_blobs(raw["id"])
             return {"composite": io.BytesIO(blobs.composite) if blobs and blobs.composite else None}
-        return {"composite": {"path": payload.composite.path} if payload.composite else None}  # an API client's file
+        return {"composite": raw.get("composite")}  # an API client's file payload, checked by uploaded_file
 
 
-def drawn_digit(sketch, folders):
-    """A Sketchpad value {"composite": ...} -> the (28, 28) digit, or None for an empty canvas.
+def drawn_digit(raw, folders, pad):
+    """A Sketchpad's raw value -> the (28, 28) digit, or None for an empty canvas.
 
     The composite is a PNG like any upload: a file gets the same checks, and either the same bound on decoded pixels."""
-    if not isinstance(sketch, dict):
-        raise InputError("Expected a drawing from the sketchpad.")
-    composite = sketch.get("composite")
+    composite = pad.read(raw)["composite"]
     if composite is None:
         return None
     if not isinstance(composite, io.BytesIO):

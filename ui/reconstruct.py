@@ -138,7 +138,7 @@ def create_tab(demo, models, own):
     @handler
     def reconstruct_drawing(drawing, yours=None):
         yours = own_model(yours)
-        x = drawn_digit(drawing, folders)
+        x = drawn_digit(drawing, folders, sketch)
         if x is None:  # a cleared canvas: reset quietly
             return {seen: None, ae_recon: None, vae_recon: None, numbers: "Draw a digit, or upload one.",
                     ae_map: explorers["AE"].map.image, vae_map: explorers["VAE"].map.image, vae_draws: None,
@@ -152,7 +152,7 @@ def create_tab(demo, models, own):
         return show(x, "the uploaded image" + (", read as a photo of paper (lighting flattened, printed lines and "
                                                "specks removed)" if path == "photo" else ""), yours)
 
-    sketch.change(reconstruct_drawing, [sketch, own], outputs, api_name="reconstruct_drawing",
+    sketch.change(reconstruct_drawing, [sketch, own], outputs, api_name="reconstruct_drawing", preprocess=False,
                   trigger_mode="always_last", concurrency_id="images")
     upload.change(reconstruct_upload, [upload, own], outputs, api_name="reconstruct_upload", preprocess=False,
                   concurrency_id="images")
