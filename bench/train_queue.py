@@ -67,7 +67,10 @@ def main():
         trains = [None] * args.sessions
 
         def train(i):
-            trains[i] = call("train", ["VAE", "1", i, 20, 10000])
+            try:
+                trains[i] = call("train", ["VAE", "1", i, 20, 10000])
+            except httpx.HTTPError:  # the runs still going when the server is stopped at the end
+                trains[i] = "cut"
 
         threads = [threading.Thread(target=train, args=(i,), daemon=True) for i in range(args.sessions)]
         for t in threads:
