@@ -109,13 +109,16 @@ class Sketchpad(gr.Sketchpad):
     index it is given): MAX_BLOB_BYTES a piece, MAX_LAYERS layers, and at most MAX_BLOB_IDS drawings and
     MAX_BLOB_STORE_BYTES in all, each kept BLOB_TTL seconds at most; the oldest go first."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._blobs = OrderedDict()  # id -> (time stored, EditorDataBlobs, bytes)
-        self._blobs_lock = threading.Lock()
+    _blobs_lock = threading.Lock()  # one for all sketchpads: a piece is stored in microseconds
 
     def get_block_name(self):
         return "imageeditor"  # the same front end as gr.Sketchpad
+
+    @property
+    def _blobs(self):
+        """id -> (time stored, EditorDataBlobs, bytes). Made here, not in __init__: gradio reads a component's
+        settings from its __init__ signature, which an override with *args would hide from the page."""
+        return self.__dict__.setdefault("_blob_store", OrderedDict())
 
     @server
     def accept_blobs(self, data):
