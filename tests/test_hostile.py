@@ -180,3 +180,287 @@ def test_the_report_figures_are_served_and_nothing_else_of_the_repository(served
         with pytest.raises(urllib.error.HTTPError) as e:
             urllib.request.urlopen(f"{url}/gradio_api/file={path}", timeout=10)
         assert e.value.code in (403, 404), path
+
+
+# Round 2: each resource bounded at one choke point (issue 20). An app of small untrained models, launched with
+# ui.launch (the request-size bound is part of it), driven by raw HTTP (httpx) as a hostile client would.
+
+import io  # noqa: E402
+import struct  # noqa: E402
+import threading  # noqa: E402
+import uuid  # noqa: E402
+
+import httpx  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def small_app():
+    from ui import build_demo, launch, untrained_models
+
+    models = untrained_models()
+    models.examples = sorted((ROOT / "weights" / "mnist-vae" / "examples").glob("digit_*.png"))  # the load event
+    demo = build_demo(models)
+    _, url, _ = launch(demo, prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
+    yield demo, url
+    demo.close()
+
+
+def upload(url, data, name="x.png"):
+    """Multipart POST to gradio's upload route -> the path the server stored the file under."""
+    answer = httpx.post(f"{url}gradio_api/upload", files={"files": (name, data)}, timeout=60)
+    answer.raise_for_status()
+    return answer.json()[0]
+
+
+def raw_call(url, endpoint, data, timeout=60):
+    """POST /gradio_api/call/<endpoint> (a new session each time), then read its stream -> (kind, data)."""
+    answer = httpx.post(f"{url}gradio_api/call/{endpoint}", json={"data": data}, timeout=timeout)
+    answer.raise_for_status()
+    kind = None
+    with httpx.stream("GET", f"{url}gradio_api/call/{endpoint}/{answer.json()['event_id']}", timeout=timeout) as s:
+        for line in s.iter_lines():
+            if line.startswith("event:"):
+                kind = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and kind in ("complete", "error"):
+                return kind, json.loads(line.split(":", 1)[1])
+    raise AssertionError("no answer")
+
+
+def join(url, fn_index, data, timeout=60):
+    """POST /gradio_api/queue/join for an event by its index (events without an api_name too), as the page does,
+    and read the session's stream -> ("complete" or "error", the message)."""
+    session = uuid.uuid4().hex
+    body = {"fn_index": fn_index, "data": data, "session_hash": session, "event_data": None, "trigger_id": None}
+    answer = httpx.post(f"{url}gradio_api/queue/join", json=body, timeout=timeout)
+    answer.raise_for_status()
+    with httpx.stream("GET", f"{url}gradio_api/queue/data", params={"session_hash": session}, timeout=timeout) as s:
+        for line in s.iter_lines():
+            if line.startswith("data:"):
+                message = json.loads(line[5:])
+                if message.get("msg") == "process_completed":
+                    return ("complete" if message.get("success") else "error"), message.get("output")
+    raise AssertionError("no answer")
+
+
+def png_bytes(image):
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def ico_holding(png):
+    """A one-entry ICO whose directory says 256x256 (width and height bytes 0) and whose entry is the given PNG."""
+    return struct.pack("<HHH", 0, 1, 1) + struct.pack("<BBBBHHII", 0, 0, 0, 0, 1, 32, len(png), 22) + png
+
+
+def icns_holding(png):
+    """An ICNS with one 'ic10' (1024x1024 declared) entry holding the given PNG."""
+    entry = b"ic10" + struct.pack(">I", 8 + len(png)) + png
+    return b"icns" + struct.pack(">I", 8 + len(entry)) + entry
+
+
+def digit_image(side=64):
+    image = Image.new("L", (side, side))
+    image.paste(255, (side // 3, side // 5, side // 2, 4 * side // 5))
+    return image
+
+
+@pytest.mark.parametrize("kind", ["ico", "icns"])
+def test_icons_are_not_decoded_whatever_their_directory_says(kind):
+    """An ICO or ICNS entry may hold a PNG of any size, known only once decoded (issue 20, item 1): not read."""
+    from ui.preprocess import InputError, open_image
+
+    data = (ico_holding if kind == "ico" else icns_holding)(png_bytes(digit_image()))
+    with pytest.raises(InputError, match="upload a PNG, JPEG, GIF, BMP, WebP or TIFF"):
+        open_image(io.BytesIO(data))
+
+
+def test_an_icon_upload_gets_one_sentence_over_http(small_app):
+    url = small_app[1]
+    path = upload(url, ico_holding(png_bytes(digit_image())), "digit.ico")
+    kind, answer = raw_call(url, "reconstruct_upload", [{"path": path, "meta": {"_type": "gradio.FileData"}}])
+    assert kind == "error" and "PNG, JPEG, GIF, BMP, WebP or TIFF" in json.dumps(answer), answer
+
+
+def test_a_progressive_cmyk_jpeg_is_refused_by_what_its_decode_costs():
+    """Every coefficient of a progressive JPEG is held until its last scan, whatever the draft size (item 2):
+    4000x4000 CMYK is 128 MB of coefficients; the same picture as a baseline JPEG is read (drafted)."""
+    from ui.preprocess import InputError, open_image
+
+    image = digit_image(500).resize((4000, 4000)).convert("CMYK")
+    progressive, baseline = io.BytesIO(), io.BytesIO()
+    image.save(progressive, "JPEG", progressive=True, quality=50)
+    image.save(baseline, "JPEG", quality=50)
+    with pytest.raises(InputError, match="progressive CMYK JPEG of 4000x4000"):
+        open_image(progressive)
+    assert max(open_image(baseline).size) <= 1024
+
+
+def test_only_the_first_frame_of_an_animation_is_decoded():
+    from ui.preprocess import open_image
+
+    frames = [digit_image(200)] + [Image.new("L", (200, 200), 128)] * 30
+    gif = io.BytesIO()
+    frames[0].save(gif, "GIF", save_all=True, append_images=frames[1:])
+    image = open_image(gif)
+    assert image.size == (200, 200) and np.asarray(image.convert("L")).max() == 255
+
+
+def test_every_decode_shares_the_same_slots_page_load_events_too(small_app, monkeypatch):
+    """8 decodes at once, 4 through /reconstruct_upload and 4 through the page-load event that shows the example
+    (fn_index of an event without api_name, item 3): never more than DECODE_SLOTS decode at the same time."""
+    from ui import preprocess
+
+    demo, url = small_app
+    load_index = next(i for i, fn in demo.fns.items() if fn.name == "reconstruct_upload" and fn.api_name != "reconstruct_upload")
+    path = upload(url, png_bytes(digit_image(300)))
+    from PIL import ImageFile
+
+    inside, most, lock, original = [0], [0], threading.Lock(), ImageFile.ImageFile.load
+
+    def slow_load(self):
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.4)
+        try:
+            return original(self)
+        finally:
+            with lock:
+                inside[0] -= 1
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", slow_load)  # every file decoder's entry
+    payload = {"path": path, "meta": {"_type": "gradio.FileData"}}
+    calls = [lambda: raw_call(url, "reconstruct_upload", [payload])] * 4 + \
+            [lambda: join(url, load_index, [payload, None])] * 4
+    answers = [None] * len(calls)
+    threads = [threading.Thread(target=lambda i=i: answers.__setitem__(i, calls[i]())) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert all(a is not None and a[0] == "complete" for a in answers), answers
+    assert 1 <= most[0] <= preprocess.DECODE_SLOTS
+
+
+def blob(url, demo, kind, key, data, index=None):
+    sketch = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "sketch")
+    fields = {"component_id": str(sketch._id), "session_hash": uuid.uuid4().hex, "fn_name": "accept_blobs",
+              "type": kind, "id": key}
+    if index is not None:
+        fields["index"] = str(index)
+    return httpx.post(f"{url}gradio_api/component_server", data=fields, files={"file": ("blob", data)}, timeout=60)
+
+
+def test_the_sketchpads_blob_store_is_bounded(small_app):
+    """gradio keeps every blob it is sent under a new id, forever, and grows a layer list to any index (item 4)."""
+    from ui import inputs
+
+    demo, url = small_app
+    sketch = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "sketch")
+    assert blob(url, demo, "layer", "absurd", b"x", index=100_000_000).status_code >= 400
+    assert blob(url, demo, "composite", "huge", b"x" * (inputs.MAX_BLOB_BYTES + 1)).status_code >= 400
+    for i in range(inputs.MAX_BLOB_IDS + 20):
+        assert blob(url, demo, "composite", f"id{i}", b"x" * 1000).status_code == 200
+    assert len(sketch._blobs) <= inputs.MAX_BLOB_IDS
+    assert "id0" not in sketch._blobs and f"id{inputs.MAX_BLOB_IDS + 19}" in sketch._blobs  # the oldest went first
+
+
+def test_a_request_larger_than_any_input_is_refused_before_it_is_stored(small_app):
+    """A 1 MB string for a number (item 5): 413 and one sentence, no event created."""
+    url = small_app[1]
+    answer = httpx.post(f"{url}gradio_api/call/sample", json={"data": [4, "9" * 1_000_000]}, timeout=60)
+    assert answer.status_code == 413 and "larger than any input" in answer.json()["error"]
+    session = uuid.uuid4().hex
+    answer = httpx.post(f"{url}gradio_api/queue/join", timeout=60,
+                        json={"fn_index": 0, "data": ["x" * 1_000_000], "session_hash": session})
+    assert answer.status_code == 413
+    assert raw_call(url, "sample", [4, 0])[0] == "complete"  # ordinary calls are untouched
+
+
+def test_a_training_flood_is_refused_at_once_and_other_endpoints_answer(small_app):
+    """12 training calls from 12 sessions (item 6): 1 trains, the holdings of this address are capped, the rest are
+    told at once to come back later, and Sample answers meanwhile."""
+    from ui import training
+
+    url = small_app[1]
+    answers = [None] * 12
+
+    def train(i):
+        answers[i] = raw_call(url, "train", ["AE", "1", i, 1, 1000], timeout=120)
+
+    threads = [threading.Thread(target=train, args=(i,)) for i in range(12)]
+    started = time.time()
+    for t in threads:
+        t.start()
+    assert raw_call(url, "sample", [4, 0], timeout=60)[0] == "complete"
+    for t in threads:
+        t.join(120)
+    refused = [a for a in answers if a[0] == "error"]
+    assert len(refused) >= 12 - training.RUNS_PER_ADDRESS, answers
+    assert all("training run" in json.dumps(a[1]) or "come back" in json.dumps(a[1]) for a in refused)
+    assert time.time() - started < 100
+
+
+def test_the_visitors_models_are_kept_in_a_bounded_store_oldest_first():
+    from ui.training import OwnModels, Ticket
+
+    store = OwnModels(limit=2)
+    tickets = [store.keep(f"session{i}", f"model{i}") for i in range(3)]
+    assert store.get(tickets[0]) is None and store.get(tickets[2]) == "model2"
+    assert store.keep("session1", "newer") == Ticket("session1") and store.get(Ticket("session1")) == "newer"
+    store.keep("session3", "model3")
+    assert store.get(tickets[2]) is None  # session1 was trained again more recently than session2
+
+
+@pytest.mark.parametrize("args, message", [
+    (["AE", "1", 0, 1, 999], "training digits must be a whole number from 1000 to 2000"),
+    (["AE", "1", 2**63, 1, 1000], "seed must be a whole number from 0 to 9223372036854775807"),
+])
+def test_each_training_control_has_one_range(small_app, args, message):
+    kind, answer = raw_call(small_app[1], "train", args)
+    assert kind == "error" and message in json.dumps(answer), answer
+
+
+def test_the_largest_stated_seed_is_accepted(small_app):
+    assert raw_call(small_app[1], "train", ["AE", "1", 2**63 - 1, 1, 1000], timeout=120)[0] == "complete"
+
+
+def test_a_float_tiff_of_nan_gets_one_sentence(small_app, tmp_path):
+    Image.new("F", (300, 300), float("nan")).save(tmp_path / "x.tiff")
+    url = small_app[1]
+    path = upload(url, (tmp_path / "x.tiff").read_bytes(), "x.tiff")
+    kind, answer = raw_call(url, "reconstruct_upload", [{"path": path, "meta": {"_type": "gradio.FileData"}}])
+    assert kind == "error" and "not numbers" in json.dumps(answer), answer
+
+
+def test_a_code_density_with_wrong_keys_or_nan_stops_the_app_with_one_sentence(tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    from vae_models import WeightsError
+    from vae_models.code_density import load_code_density
+
+    good = {"weights": torch.tensor([0.5, 0.5]), "means": torch.zeros(2, 2), "covariances": torch.eye(2).repeat(2, 1, 1)}
+    save_file(good, tmp_path / "code_density.safetensors")
+    assert load_code_density(tmp_path)["means"].shape == (2, 2)
+    for bad in ({"w": good["weights"], "means": good["means"], "covariances": good["covariances"]},
+                {**good, "means": torch.full((2, 2), float("nan"))},
+                {**good, "covariances": -torch.eye(2).repeat(2, 1, 1)},
+                {**good, "weights": torch.tensor([0.5, 0.6])}):
+        save_file(bad, tmp_path / "code_density.safetensors")
+        with pytest.raises(WeightsError, match="not a mixture of Gaussians"):
+            load_code_density(tmp_path)
+
+
+def test_a_20000_layer_sketch_payload_is_refused_by_its_size_without_a_log_line_per_layer(small_app, capfd):
+    """Item 9: gradio's own check would log a traceback for each of 20,000 /etc/passwd layers (about 60,000 lines);
+    the request-size bound refuses it first, with one sentence."""
+    url = small_app[1]
+    capfd.readouterr()
+    layers = [{"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}] * 20_000
+    answer = httpx.post(f"{url}gradio_api/call/reconstruct_drawing", timeout=60,
+                        json={"data": [{"background": None, "layers": layers, "composite": None}]})
+    assert answer.status_code == 413 and "larger than any input" in answer.json()["error"]
+    out, err = capfd.readouterr()
+    assert len((out + err).splitlines()) <= 5, out + err

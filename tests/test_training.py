@@ -91,7 +91,8 @@ def test_two_clients_at_once_the_second_waits_then_runs(served_app):
     def run(name):
         client = Client(served_app[1], verbose=False)
         job = client.submit("AE", "1", 0, 2, 2000, api_name="/train")
-        while not job.outputs() and not job.done():
+        # a run waiting for its turn says so ("Waiting for the run(s) ahead of you..."): its first update of training
+        while not any(not str(o[0]).startswith("Waiting") for o in job.outputs()) and not job.done():
             time.sleep(0.02)
         first = time.monotonic()
         outputs = updates_of(job)

@@ -5,8 +5,10 @@ on the Train tab), which builds its components inside the current gr.Blocks and 
 is checked in `inputs`, and pictures are made in `pictures`.
 """
 import gradio as gr
+from starlette.middleware import Middleware
 
 from . import compare, conditional, explorer, faces, latent, reconstruct, report, sample, training
+from .limits import BodyLimit
 from .models import Models, load_models, untrained_models
 
 # Every 10 minutes, delete what gradio's cache received or this app wrote more than an hour ago.
@@ -97,10 +99,12 @@ def build_demo(models: Models, delete_cache=DELETE_CACHE) -> gr.Blocks:
 
 def launch(demo, **kwargs):
     """demo.launch with what the page needs: its script and style, the upload size limit, the report's figures
-    (docs/figures/, the only folder of the repository served) and the decoders exported for the page (explorer.decoder_folder(),
-    a cache folder holding only those files)."""
+    (docs/figures/, the only folder of the repository served), the decoders exported for the page
+    (explorer.decoder_folder(), a cache folder holding only those files), and the bound on every other request's size
+    (ui.limits.BodyLimit)."""
     return demo.launch(js=BRUSH_READY, css=CSS, max_file_size=MAX_FILE_SIZE,
-                       allowed_paths=[str(report.FIGURES), str(explorer.decoder_folder())], **kwargs)
+                       allowed_paths=[str(report.FIGURES), str(explorer.decoder_folder())],
+                       app_kwargs={"middleware": [Middleware(BodyLimit)]}, **kwargs)
 
 
 __all__ = ["DELETE_CACHE", "MAX_FILE_SIZE", "launch", "Models", "build_demo", "load_models", "untrained_models"]

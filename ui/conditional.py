@@ -91,7 +91,7 @@ def create_tab(demo, models, own):
 
     @handler
     def cvae_restyle_drawing(drawing):
-        x = drawn_digit(drawing, folders)
+        x = drawn_digit(drawing, folders, sketch)
         if x is None:
             return {guess: None, restyled: None, note: "Draw a digit, or upload one."}
         return restyle(x, "your drawing")
@@ -113,7 +113,7 @@ def create_tab(demo, models, own):
         cvae_sample, sample_inputs, samples, api_name=False, preprocess=False)
     demo.load(cvae_sample, sample_inputs, samples, api_name="cvae_sample", preprocess=False)
     restyle_outputs = [guess, restyled, note]
-    sketch.change(cvae_restyle_drawing, sketch, restyle_outputs, api_name="cvae_restyle_drawing",
+    sketch.change(cvae_restyle_drawing, sketch, restyle_outputs, api_name="cvae_restyle_drawing", preprocess=False,
                   trigger_mode="always_last", concurrency_id="images")
     upload.change(cvae_restyle_upload, upload, restyle_outputs, api_name="cvae_restyle_upload", preprocess=False,
                   concurrency_id="images")

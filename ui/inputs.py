@@ -10,25 +10,41 @@ import io
 import math
 import os
 import stat
+import threading
+import time
+from collections import OrderedDict
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
+from fastapi import HTTPException
+from gradio.components.base import server
 
 from .pictures import png_file
 from .preprocess import InputError, NoDigit, open_image, preprocess_digit, preprocess_with_path
 
 MAX_FILE_BYTES = 20_000_000  # a phone photo is 2 to 8 MB; gradio's max_file_size refuses larger uploads too
 MAX_SEED = 2**63 - 1
+# The sketchpad's blob store (the browser sends its drawing in pieces, kept under an id until the event that reads
+# them): a 280x280 drawing is a few KB, and one event reads it within a second of its upload.
+MAX_BLOB_BYTES = 4_000_000  # one piece
+MAX_BLOB_STORE_BYTES = 64_000_000  # all pieces of all drawings not read yet; the oldest go first
+MAX_BLOB_IDS = 256
+BLOB_TTL = 120.0  # seconds a drawing waits for the event that reads it
+MAX_LAYERS = 4  # the pad has one drawing layer; a layer index beyond this is no browser's
 
 
 def number(value, name, lo, hi, integer=False):
     """A raw number (int, float or numeric string) -> float or int in [lo, hi], or InputError."""
-    what = f"{name} must be {'a whole number' if integer else 'a number'} from {lo:g} to {hi:g}"
+    show = (lambda x: str(int(x))) if integer else (lambda x: f"{x:g}")  # a seed's maximum, exactly
+    what = f"{name} must be {'a whole number' if integer else 'a number'} from {show(lo)} to {show(hi)}"
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise InputError(f"{what}, not {type(value).__name__ if value is not None else 'nothing'}.")
     try:
         v = float(value)
+        if integer and math.isfinite(v) and v == int(v):  # exactly, not as a float: 2**63 - 1 is a seed, 2**63 not
+            exact = isinstance(value, int) or (isinstance(value, str) and value.strip().lstrip("-").isdigit())
+            v = int(value) if exact else int(v)
     except ValueError:
         raise InputError(f"{what}, not {str(value)[:20]!r}.") from None
     if not math.isfinite(v) or not lo <= v <= hi or (integer and v != int(v)):
@@ -83,29 +99,97 @@ class Sketchpad(gr.Sketchpad):
     {"path": ...}, or None}.
 
     Why: gr.Sketchpad's own preprocess decodes every image it is sent (the composite, the background, each layer)
-    before the handler can check its size: a 97 KB PNG of 10000x10000 costs 400 MB there. The browser sends its
-    drawing as blobs kept under an id, which only the component can look up, so the lookup stays here; the
-    decoding goes through open_image like every upload."""
+    before the handler can check its size: a 97 KB PNG of 10000x10000 costs 400 MB there, and gradio's move to its
+    cache before that fetches a composite's URL and logs a traceback for each layer it refuses. So its events run
+    with preprocess=False and the handler calls `read`. The browser sends its drawing as blobs kept under an id,
+    which only the component can look up, so the lookup stays here; the decoding goes through open_image like every
+    upload.
+
+    The blob store is bounded here too (gradio's keeps every blob it is sent, forever, and grows a layer list to any
+    index it is given): MAX_BLOB_BYTES a piece, MAX_LAYERS layers, and at most MAX_BLOB_IDS drawings and
+    MAX_BLOB_STORE_BYTES in all, each kept BLOB_TTL seconds at most; the oldest go first."""
+
+    _blobs_lock = threading.Lock()  # one for all sketchpads: a piece is stored in microseconds
 
     def get_block_name(self):
         return "imageeditor"  # the same front end as gr.Sketchpad
 
-    def preprocess(self, payload):
-        if payload is None:
-            return None
-        if payload.id is not None:  # the browser's blobs
-            blobs = self.blob_storage.pop(payload.id, None)
+    @property
+    def _blobs(self):
+        """id -> (time stored, EditorDataBlobs, bytes). Made here, not in __init__: gradio reads a component's
+        settings from its __init__ signature, which an override with *args would hide from the page."""
+        return self.__dict__.setdefault("_blob_store", OrderedDict())
+
+    @server
+    def accept_blobs(self, data):
+        from gradio.components.image_editor import EditorDataBlobs
+
+        def refuse(sentence):  # a 400 with the sentence, and no traceback in the server's log
+            raise HTTPException(400, detail=sentence)
+
+        fields = data.get("data") if isinstance(data, dict) else getattr(data, "data", None)
+        files = data.get("files") if isinstance(data, dict) else getattr(data, "files", None)
+        if not isinstance(fields, dict) or not files:
+            refuse("Expected one piece of a drawing.")
+        kind, index, key = fields.get("type"), fields.get("index"), fields.get("id")
+        if kind not in ("layer", "background", "composite") or not isinstance(key, str) or not 0 < len(key) <= 64:
+            refuse("Expected a piece of a drawing: its type (layer, background or composite) and its id.")
+        blob = files[0][1] if isinstance(files[0], (tuple, list)) and len(files[0]) == 2 else None
+        if not isinstance(blob, bytes) or len(blob) > MAX_BLOB_BYTES:
+            refuse(f"A drawing's piece must be an image of at most {MAX_BLOB_BYTES // 1_000_000} MB.")
+        if kind == "layer":
+            try:
+                index = 0 if index in (None, "", "null") else int(index)
+            except (TypeError, ValueError):
+                index = -1
+            if not 0 <= index < MAX_LAYERS:
+                refuse(f"A drawing has at most {MAX_LAYERS} layers.")
+        with self._blobs_lock:
+            now = time.monotonic()
+            empty = EditorDataBlobs(background=None, layers=[], composite=None)
+            stamp, current, size = self._blobs.pop(key, (now, empty, 0))
+            if kind == "layer":
+                current.layers.extend([None] * (index + 1 - len(current.layers)))
+                size -= len(current.layers[index] or b"")
+                current.layers[index] = blob
+            else:
+                size -= len(getattr(current, kind) or b"")
+                setattr(current, kind, blob)
+            self._blobs[key] = (stamp, current, size + len(blob))
+            total = sum(entry[2] for entry in self._blobs.values())
+            while self._blobs:
+                oldest_stamp, _, oldest_size = next(iter(self._blobs.values()))
+                if len(self._blobs) <= MAX_BLOB_IDS and total <= MAX_BLOB_STORE_BYTES and now - oldest_stamp <= BLOB_TTL:
+                    break
+                self._blobs.popitem(last=False)
+                total -= oldest_size
+
+    def take_blobs(self, key):
+        with self._blobs_lock:
+            entry = self._blobs.pop(key, None)
+        return entry[1] if entry and time.monotonic() - entry[0] <= BLOB_TTL else None
+
+    def read(self, raw):
+        """The event's raw value (its events run with preprocess=False: gradio's own preprocess would fetch a URL
+        or log a traceback per bad layer before any check of ours) -> {"composite": PNG bytes (io.BytesIO), the
+        client's file payload, or None}. Only the composite is ever used: the background and layers are not read."""
+        if raw is None:
+            return {"composite": None}
+        if not isinstance(raw, dict):
+            raise InputError("Expected a drawing from the sketchpad.")
+        if raw.get("id") is not None:  # the browser's blobs
+            if not isinstance(raw["id"], str):
+                raise InputError("Expected a drawing from the sketchpad.")
+            blobs = self.take_blobs(raw["id"])
             return {"composite": io.BytesIO(blobs.composite) if blobs and blobs.composite else None}
-        return {"composite": {"path": payload.composite.path} if payload.composite else None}  # an API client's file
+        return {"composite": raw.get("composite")}  # an API client's file payload, checked by uploaded_file
 
 
-def drawn_digit(sketch, folders):
-    """A Sketchpad value {"composite": ...} -> the (28, 28) digit, or None for an empty canvas.
+def drawn_digit(raw, folders, pad):
+    """A Sketchpad's raw value -> the (28, 28) digit, or None for an empty canvas.
 
     The composite is a PNG like any upload: a file gets the same checks, and either the same bound on decoded pixels."""
-    if not isinstance(sketch, dict):
-        raise InputError("Expected a drawing from the sketchpad.")
-    composite = sketch.get("composite")
+    composite = pad.read(raw)["composite"]
     if composite is None:
         return None
     if not isinstance(composite, io.BytesIO):

@@ -84,6 +84,9 @@ def load_explorer(name, folder):
         density = load_code_density(folder)
     except (SafetensorError, OSError) as e:
         raise WeightsError(f"{folder}: code_density.safetensors is damaged ({type(e).__name__}).") from None
+    if density is not None and density["means"].shape[1] != mu.shape[1]:
+        raise WeightsError(f"{folder}: code_density.safetensors is a mixture in {density['means'].shape[1]} "
+                           f"dimensions, not the model's {mu.shape[1]}.")
     explorer = Explorer.build(name, model, mu, labels, metrics, str(curve) if curve.exists() else None, density,
                               facts.beta if facts is not None else None)
     try:

@@ -4,7 +4,10 @@ MNIST digits are white ink on black, cropped to the ink, scaled so the longer si
 the centre of mass (LeCun et al., the MNIST page); our models then see them binarised by rounding. A drawing or a
 photo of a digit has to go through the same steps, or the models see something they never learned.
 """
+import ctypes
+import ctypes.util
 import re
+import threading
 import warnings
 
 import numpy as np
@@ -19,6 +22,21 @@ MAX_HEADER_PIXELS = 64_000_000  # a JPEG's full size before draft: its decoder s
 WORK_SIDE = 1024  # reduce anything larger before the real work
 MIN_SIDE = 8
 MAX_ASPECT = 32  # a 40000x8 strip is no digit, and would shrink to nothing
+# What a digit or face upload needs, and nothing else: each of these states its size in a header that PIL reads
+# before any pixel is decoded. Left out on purpose: ICO and ICNS (an entry may hold a PNG whose real size is only
+# known by decoding it), and every format nobody uploads a digit in.
+FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
+# A progressive (or multi-scan) JPEG keeps every DCT coefficient of the full image until its last scan, whatever
+# size it is drafted to: 2 bytes a coefficient, one per pixel and component (an 8000x8000 CMYK one: 512 MB).
+MAX_COEFFICIENT_BYTES = 96_000_000
+# Decodes at once, in the whole process: every upload, drawing, page-load event and API call opens its image here,
+# so this bounds the memory of decoding whatever event or route the image came by (each slot <= ~130 MB).
+DECODE_SLOTS = 4
+_decoding = threading.BoundedSemaphore(DECODE_SLOTS)
+try:  # glibc keeps freed decode buffers in its arenas: 8 decodes of 16 MP left +390 MB resident for good
+    _malloc_trim = ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim
+except (OSError, AttributeError, TypeError):  # not glibc: nothing to give back this way
+    _malloc_trim = None
 
 
 class InputError(ValueError):
@@ -34,36 +52,53 @@ def _too_large(w, h, limit):
 
 
 def open_image(path, max_pixels=MAX_PIXELS):
-    """Open an image file as a PIL image, reduced to at most WORK_SIDE on a side, or raise InputError.
+    """Open an image file as a PIL image (its first frame), reduced to at most WORK_SIDE on a side, or raise
+    InputError.
 
-    The size is checked before decoding, so memory per call stays bounded (MAX_PIXELS, at most 64 MB decoded)."""
+    Only FORMATS are read; the size is checked on the header before any pixel is decoded, and at most DECODE_SLOTS
+    decodes run at once in the process, so the memory of decoding is bounded whatever route the image came by."""
+    with _decoding:
+        try:
+            return _open_image(path, max_pixels)
+        finally:
+            if _malloc_trim is not None:
+                _malloc_trim(0)  # give the decode's buffers back to the system (about 1 ms)
+
+
+def _open_image(path, max_pixels):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(path)  # reads the header only
+            image = Image.open(path, formats=FORMATS)  # reads the header only
     except Image.DecompressionBombError as e:  # PIL's own limit (179 megapixels) fired first: say so, with the size
         found = re.search(r"\((\d+) pixels\)", str(e))
         size = f"{int(found.group(1)) / 1e6:,.0f} megapixels" if found else "too many pixels"
         raise InputError(f"The image has {size}; please upload one of at most {max_pixels // 1_000_000} "
                          "megapixels.") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        raise InputError("That file is not an image I can read; upload a PNG, JPEG, GIF, BMP or WebP.") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, TypeError):
+        raise InputError("That file is not an image I can read; upload a PNG, JPEG, GIF, BMP, WebP or TIFF.") from None
     w, h = image.size
     if min(w, h) < MIN_SIDE:
         raise InputError(f"The image is {w}x{h} pixels, too small; use at least {MIN_SIDE}x{MIN_SIDE}.")
     if max(w, h) > MAX_ASPECT * min(w, h):
         raise InputError(f"The image is {w}x{h} pixels, too long and thin to hold a digit.")
-    if image.format == "JPEG" and w * h <= MAX_HEADER_PIXELS:
-        image.draft(image.mode, (WORK_SIDE, WORK_SIDE))  # the decoder downscales by 2, 4 or 8 as it decodes
+    if image.format == "JPEG":
+        if "progressive" in image.info or "progression" in image.info:
+            if 2 * w * h * len(image.getbands()) > MAX_COEFFICIENT_BYTES:
+                limit = MAX_COEFFICIENT_BYTES // (2 * len(image.getbands()))
+                raise InputError(f"The image is a progressive {image.mode} JPEG of {w}x{h} pixels; please upload one "
+                                 f"of at most {limit / 1e6:.0f} megapixels (or a baseline JPEG or a PNG).")
+        if w * h <= MAX_HEADER_PIXELS:
+            image.draft(image.mode, (WORK_SIDE, WORK_SIDE))  # the decoder downscales by 2, 4 or 8 as it decodes
     if image.size[0] * image.size[1] > max_pixels:
         raise _too_large(w, h, max_pixels)
     try:
-        image.load()
+        image.load()  # the first frame only: an animated GIF, APNG, WebP or multi-page TIFF is one picture here
+        if max(image.size) > WORK_SIDE:
+            image.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BOX)
         image = ImageOps.exif_transpose(image)  # phones store the photo sideways and say so in EXIF
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, MemoryError):
         raise InputError("The image file is damaged or truncated; it could not be decoded.") from None
-    if max(image.size) > WORK_SIDE:
-        image.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BOX)
     return image
 
 
@@ -79,7 +114,10 @@ def to_ink(image):
         image = image.convert("RGBA")
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
         grey = np.asarray(image, dtype=np.float64)
-        grey = grey / (65535.0 if grey.max() > 255 else 255.0)
+        if not np.isfinite(grey).all():  # a float TIFF may hold NaN or infinity
+            raise InputError("The image holds pixel values that are not numbers (NaN or infinity); please upload "
+                             "an ordinary PNG or JPEG.")
+        grey = np.clip(grey / (65535.0 if grey.max() > 255 else 255.0), 0, 1)
     else:
         if image.mode in ("LA", "PA", "RGBA"):
             alpha = np.asarray(image.getchannel("A"), dtype=np.float64) / 255

@@ -8,6 +8,7 @@ from vae_models import loss_function
 from .inputs import Sketchpad, allowed_folders, drawn_digit, handler, upload_digit
 from .pictures import digit_picture, draw_map, labelled_strip, to_picture
 from .posterior import posterior_view
+from .training import own_model
 
 ELBO_SAMPLES = 100  # L for the per-input negative ELBO
 
@@ -184,13 +185,15 @@ def create_tab(demo, models, own):
 
     @handler
     def reconstruct_drawing(drawing, yours=None):
-        x = drawn_digit(drawing, folders)
+        yours = own_model(yours)
+        x = drawn_digit(drawing, folders, sketch)
         if x is None:  # a cleared canvas: reset quietly
             return by_component(cleared(explorers, "Draw a digit, or upload one.", yours))
         return by_component(results(explorers, models.spectrum, x, "your drawing", yours))
 
     @handler
     def reconstruct_upload(payload, yours=None):
+        yours = own_model(yours)
         x, path = upload_digit(payload, folders)
         source = "the uploaded image" + (", read as a photo of paper (lighting flattened, printed lines and specks "
                                          "removed)" if path == "photo" else "")
@@ -199,16 +202,19 @@ def create_tab(demo, models, own):
     def after_error(yours=None):
         """A failed input's results would belong to the previous one: cleared, and the table says why."""
         return by_component(cleared(explorers, "**No results: that input could not be read** (the message in the "
-                                               "corner says why). Draw a digit, or upload another image.", yours))
+                                               "corner says why). Draw a digit, or upload another image.",
+                                    own_model(yours)))
 
-    sketch.change(reconstruct_drawing, [sketch, own], outputs, api_name="reconstruct_drawing",
+    def after_clear(yours=None):
+        return by_component(cleared(explorers, "Draw a digit, or upload one.", own_model(yours)))
+
+    sketch.change(reconstruct_drawing, [sketch, own], outputs, api_name="reconstruct_drawing", preprocess=False,
                   trigger_mode="always_last", concurrency_id="images").failure(
         after_error, own, outputs, api_name=False, queue=False)
     # .upload, not .change: a change fired twice for each upload, and each ran the whole reconstruction
     upload.upload(reconstruct_upload, [upload, own], outputs, api_name="reconstruct_upload", preprocess=False,
                   concurrency_id="images").failure(after_error, own, outputs, api_name=False, queue=False)
-    upload.clear(lambda yours=None: by_component(cleared(explorers, "Draw a digit, or upload one.", yours)), own,
-                 outputs, api_name=False, queue=False)
+    upload.clear(after_clear, own, outputs, api_name=False, queue=False)
     if example_set is not None:  # a click on an example sets the upload (no upload event): reconstruct it
         example_set.load_input_event.then(reconstruct_upload, [upload, own], outputs, api_name=False,
                                           preprocess=False, concurrency_id="images")

@@ -8,6 +8,7 @@ from vae_models.code_density import sample_code_density
 
 from .inputs import MAX_SEED, handler, number
 from .pictures import to_picture
+from .training import own_model
 
 N_SAMPLES = (1, 400)  # the "how many" control's range: the slider and the check read it
 
@@ -60,6 +61,7 @@ def create_tab(demo, models, own):
 
     @handler
     def sample(n, seed, yours=None):
+        yours = own_model(yours)
         out = samples(explorers, n, seed, yours)
         return {ae_samples: out["ae"], vae_samples: out["vae"], ae_mixture: out["ae_mixture"],
                 own_samples: out["own"], own_note: out["own_note"]}

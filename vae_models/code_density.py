@@ -10,6 +10,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from .loading import WeightsError
+
 FILE = "code_density.safetensors"
 
 
@@ -28,9 +30,28 @@ def save_code_density(density, folder):
 
 
 def load_code_density(folder):
-    """-> the saved mixture, or None when the folder has none."""
+    """-> the saved mixture, or None when the folder has none; WeightsError (one sentence) when it is not a mixture
+    of Gaussians that can be sampled: exactly its three tensors, of matching shapes, finite, the weights a
+    distribution and each covariance positive definite."""
     path = Path(folder) / FILE
-    return load_file(path) if path.exists() else None
+    if not path.exists():
+        return None
+    density = load_file(path)
+    bad = WeightsError(f"{path}: not a mixture of Gaussians (it needs finite weights (K,) summing to 1, means (K, n) "
+                       "and positive definite covariances (K, n, n)).")
+    if set(density) != {"weights", "means", "covariances"}:
+        raise bad
+    w, mu, cov = density["weights"], density["means"], density["covariances"]
+    if (w.ndim != 1 or mu.ndim != 2 or cov.ndim != 3 or not len(w) == len(mu) == len(cov) or len(w) == 0
+            or cov.shape[1:] != (mu.shape[1], mu.shape[1])):
+        raise bad
+    if not all(t.is_floating_point() and torch.isfinite(t).all() for t in (w, mu, cov)):
+        raise bad
+    if (w < 0).any() or abs(float(w.double().sum()) - 1) > 1e-3:
+        raise bad
+    if torch.linalg.cholesky_ex(cov.double()).info.any():
+        raise bad
+    return {"weights": w.float(), "means": mu.float(), "covariances": cov.float()}
 
 
 def sample_code_density(density, n, generator=None):
