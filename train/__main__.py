@@ -7,6 +7,7 @@
     python -m train spectrum                          # the beta-VAEs' and the CVAE's figures in docs/figures/
     python -m train density weights/mnist-ae          # the AE's code mixture (its export writes it too)
     python -m train subset                            # the packed MNIST subset the app's live training uses
+    python -m train ensemble --betas 0,0.1,0.5,1,2,4 --seeds 5   # every beta over seeds, trained as one model
 
 Each command's flags: python -m train <command> --help (mnist's flags are the assignment's).
 """
@@ -28,14 +29,14 @@ import torch.distributed as dist
 from vae_models import Autoencoder, ConditionalVAE, ConvVAE, WeightsError, decode_grid, load_pretrained
 from vae_models.code_density import fit_code_density, save_code_density
 
-from . import artifacts
+from . import artifacts, ensemble
 from .celeba import load_celeba
 from .evaluate import evaluate_model, format_result
 from .loop import LoopConfig, RunError, train
 from .report import measure_claims, posterior_analysis, spectrum_figures, write_report_figures
 from .mnist import DataError, load_mnist, pack_subset, read_split
 
-COMMANDS = ("mnist", "celeba", "evaluate", "report", "spectrum", "density", "subset")
+COMMANDS = ("mnist", "celeba", "evaluate", "report", "spectrum", "density", "subset", "ensemble")
 MAX_SEED = 2**63 - 1
 MNIST_EXP = "AE-arch=$autoencoder_type($hidden_layer_size)-lr=$lr-ep=$n_epochs"  # the assignment's folder name
 
@@ -128,7 +129,26 @@ def build_parser():
     su.add_argument("--n_test", type=int, default=1_000, help="test digits (default 1000)")
     su.add_argument("--seed", type=int, default=8675309, help="the choice's seed (default 8675309)")
     su.add_argument("--data_dir", default="data", help="MNIST folder, as for training (default data)")
-    parser.commands = {"mnist": m, "celeba": c, "evaluate": e, "report": r, "spectrum": sp, "density": d,
+    en = sub.add_parser("ensemble", help="train every (model, beta, seed) at once, each member exactly its own "
+                                         "single run, for the spread of every number over seeds")
+    en.add_argument("--betas", type=betas_arg, default=[0, 0.1, 0.5, 1, 2, 4],
+                    help="comma-separated betas; 0 stands for the AE (default 0,0.1,0.5,1,2,4)")
+    en.add_argument("--seeds", type=int, default=5,
+                    help="how many seeds: --seed, --seed + 1, ... (default 5; --seed's member is the single run "
+                         "of the same flags)")
+    en.add_argument("--hidden_layer_size", type=int, default=512, help="hidden layer width (default 512)")
+    en.add_argument("--latent_size", type=int, default=2, help="latent dimension (default 2)")
+    en.add_argument("--data_dir", default="data", help="MNIST folder, as for training (default data)")
+    for flag, kind, default, text in (("--n_epochs", int, 100, "epochs, each member (default 100)"),
+                                      ("--batch_size", int, 128, "mini-batch size (default 128)"),
+                                      ("--lr", float, 0.001, "Adam learning rate (default 0.001)"),
+                                      ("--n_mc_samples", int, 1, "L, samples of z per image (default 1)"),
+                                      ("--seed", int, 8675309, "the first seed (default 8675309)")):
+        en.add_argument(flag, type=kind, default=default, help=text)
+    en.add_argument("--exp_name", default="ensemble", help="results folder name (default ensemble)")
+    en.add_argument("--out_dir", default="results", help="where results/<exp_name>/ is written (default results)")
+    en.add_argument("--device", default="cpu", help="cpu or cuda (default cpu; never run on a GPU yet)")
+    parser.commands = {"ensemble": en, "mnist": m, "celeba": c, "evaluate": e, "report": r, "spectrum": sp, "density": d,
                        "subset": su}
     return parser
 
@@ -178,6 +198,13 @@ def parse_args(argv):
             parser.error(f"--exp_name {args.exp_name!r} must be a folder name inside --out_dir (no absolute path, "
                          "no '..')")
     return args
+
+
+def betas_arg(text):
+    try:
+        return ensemble.betas_list(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def check_device(parser, device):
@@ -405,6 +432,16 @@ def run_subset(args):
           f"{Path(args.out).stat().st_size / 1e6:.2f} MB")
 
 
+def run_ensemble(args):
+    if args.seeds < 1:
+        raise RunError("--seeds must be at least 1")
+    data = load_mnist(args.data_dir)
+    try:
+        return ensemble.run(args, data["train"][0], data["test"][0])
+    except FileExistsError as e:
+        raise RunError(str(e)) from None
+
+
 def run_density(args):
     model = load_weights(args.weights)
     if model.is_vae or model.latent_size != 2:
@@ -419,7 +456,7 @@ def main(argv=None):
     try:
         return {"mnist": run_mnist, "celeba": run_celeba, "evaluate": run_evaluate,
                 "report": run_report, "spectrum": run_spectrum, "density": run_density,
-                "subset": run_subset}[args.command](args)
+                "subset": run_subset, "ensemble": run_ensemble}[args.command](args)
     except (DataError, RunError, WeightsError) as e:
         sys.exit(f"error: {e}")
 

@@ -56,10 +56,10 @@ def write_json(path, data):
         tmp.write_text(json.dumps(data, indent=2) + "\n")
 
 
-def write_metrics(rows, path):
+def write_metrics(rows, path, columns=METRIC_COLUMNS):
     with atomic_path(path) as tmp:
         with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=METRIC_COLUMNS)
+            writer = csv.DictWriter(f, fieldnames=columns)
             writer.writeheader()
             for row in rows:
                 writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
