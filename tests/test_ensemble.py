@@ -73,3 +73,20 @@ def test_bad_betas_are_one_sentence(betas, capsys):
     with pytest.raises(SystemExit):
         main(["ensemble", "--betas", betas])
     assert "--betas" in capsys.readouterr().err
+
+
+def test_a_resumed_ensemble_ends_exactly_as_an_uninterrupted_one(tmp_path):
+    train_x, test_x = digits(200, 0), digits(50, 1)
+    members = [Member("ae", 1.0, 3), Member("vae", 1.0, 3), Member("vae", 1.0, 4)]
+    whole = train_ensemble(members, train_x, test_x, tmp_path / "whole", n_epochs=2, hidden_size=32,
+                           log=lambda s: None)
+    train_ensemble(members, train_x, test_x, tmp_path / "cut", n_epochs=1, hidden_size=32, log=lambda s: None)
+    resumed = train_ensemble(members, train_x, test_x, tmp_path / "cut", n_epochs=2, hidden_size=32, resume=True,
+                             log=lambda s: None)
+    assert [r["test_loss"] for r in resumed] == pytest.approx([r["test_loss"] for r in whole], rel=1e-6)
+    for m in members:
+        a, b = (load_file(tmp_path / run / "members" / m.name / "model.safetensors") for run in ("whole", "cut"))
+        assert all(torch.equal(a[k], b[k]) for k in a), m.name
+    with pytest.raises(ValueError, match="other settings"):
+        train_ensemble(members[:2], train_x, test_x, tmp_path / "cut", n_epochs=3, hidden_size=32, resume=True,
+                       log=lambda s: None)

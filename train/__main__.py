@@ -148,6 +148,7 @@ def build_parser():
     en.add_argument("--exp_name", default="ensemble", help="results folder name (default ensemble)")
     en.add_argument("--out_dir", default="results", help="where results/<exp_name>/ is written (default results)")
     en.add_argument("--device", default="cpu", help="cpu or cuda (default cpu; never run on a GPU yet)")
+    en.add_argument("--resume", action="store_true", help="continue from the last finished epoch's checkpoint")
     parser.commands = {"ensemble": en, "mnist": m, "celeba": c, "evaluate": e, "report": r, "spectrum": sp, "density": d,
                        "subset": su}
     return parser
@@ -438,7 +439,7 @@ def run_ensemble(args):
     data = load_mnist(args.data_dir)
     try:
         return ensemble.run(args, data["train"][0], data["test"][0])
-    except FileExistsError as e:
+    except (FileExistsError, ensemble.ResumeError) as e:
         raise RunError(str(e)) from None
 
 

@@ -13,12 +13,16 @@ elementwise, so that is each member's own Adam. The AE is its own kind (no log-v
 "beta 0" in --betas stands for it.
 """
 import copy
+import csv
+import json
 import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 from torch.utils.data import DistributedSampler
@@ -122,19 +126,30 @@ class Group:
 
 
 def train_ensemble(members, train_x, test_x, out_dir, n_epochs=100, batch_size=128, lr=1e-3, n_mc_samples=1,
-                   hidden_size=512, latent_size=2, device="cpu", eval_batch_size=1000, log=print):
+                   hidden_size=512, latent_size=2, device="cpu", eval_batch_size=1000, resume=False, log=print):
     """Train every member for n_epochs; write ensemble_metrics.csv (one row per member per epoch, the columns of
-    perf_metrics.csv plus kind, beta and seed) after every epoch, and each member's final weights under
-    out_dir/members/<name>/ (config.json + model.safetensors, as save_pretrained writes them).
+    perf_metrics.csv plus kind, beta and seed) and a checkpoint after every epoch, and each member's final weights
+    under out_dir/members/<name>/ (config.json + model.safetensors, as save_pretrained writes them). With resume,
+    continue from the checkpoint exactly as the uninterrupted run would have gone on.
     train_x, test_x: (N, 784) float in {0, 1}. Returns the rows."""
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     groups = [Group([m for m in members if m.kind == kind], hidden_size, latent_size, lr, n_mc_samples, device)
               for kind in ("ae", "vae") if any(m.kind == kind for m in members)]
     train_x = train_x.to(device)
     samplers = {m.seed: DistributedSampler(range(len(train_x)), num_replicas=1, rank=0, shuffle=True, seed=m.seed)
                 for m in members}
-    rows = []
-    for epoch in range(n_epochs):
+    settings = {"members": [[m.kind, m.beta, m.seed] for m in members], "batch_size": batch_size, "lr": lr,
+                "n_mc_samples": n_mc_samples, "hidden_size": hidden_size, "latent_size": latent_size,
+                "n_train": len(train_x)}
+    ckpt, csv_path = out_dir / "checkpoint.safetensors", out_dir / "ensemble_metrics.csv"
+    rows, start = [], 0
+    if resume and ckpt.exists():
+        last = load_state(ckpt, groups, settings)
+        rows = [r for r in read_rows(csv_path) if r["epoch"] <= last]
+        start = last + 1
+        log(f"Resuming {out_dir} after epoch {last}.")
+    for epoch in range(start, n_epochs):
         t0 = time.perf_counter()
         orders = {}
         for seed, sampler in samplers.items():  # the single run's order: it depends on (seed, epoch) only
@@ -152,7 +167,9 @@ def train_ensemble(members, train_x, test_x, out_dir, n_epochs=100, batch_size=1
                              **dict(zip(METRICS, tr[:3] + te[:3])), "lr": lr})
                 if not all(math.isfinite(v) for v in tr):
                     raise RuntimeError(f"{m.name}: the training loss became {tr[0]} in epoch {epoch}; stopped.")
-        artifacts.write_metrics(rows, out_dir / "ensemble_metrics.csv", COLUMNS)
+        save_state(ckpt, groups, epoch, settings)
+        # the rows after the checkpoint: a resume keeps only the rows up to its checkpoint's epoch
+        artifacts.write_metrics(rows, csv_path, COLUMNS)
         log(f"epoch {epoch:3d}  {len(members)} members  {time.perf_counter() - t0:.2f}s")
     for group in groups:
         for i, m in enumerate(group.members):
@@ -163,6 +180,63 @@ def train_ensemble(members, train_x, test_x, out_dir, n_epochs=100, batch_size=1
                 "batch_size": batch_size, "lr": lr, "n_mc_samples": n_mc_samples, "device": device,
                 "torch": torch.__version__, "trained_as": "a member of python -m train ensemble"})
     return rows
+
+
+def save_state(path, groups, epoch, settings):
+    """Every group's stacked weights, Adam state and the members' random streams, atomically."""
+    tensors, meta = {}, {"epoch": str(epoch), "settings": json.dumps(settings)}
+    for gi, group in enumerate(groups):
+        for k, v in group.params.items():
+            tensors[f"{gi}.param.{k}"] = v.detach().cpu().contiguous()
+        state = group.optimizer.state_dict()
+        for pid, s in state["state"].items():
+            for k, v in s.items():
+                tensors[f"{gi}.optim.{pid}.{k}"] = torch.as_tensor(v).detach().cpu().contiguous()
+        meta[f"{gi}.param_groups"] = json.dumps(state["param_groups"])
+        for i, g in enumerate(group.generators):
+            tensors[f"{gi}.rng.{i}"] = g.get_state()
+    with artifacts.atomic_path(path) as tmp:
+        save_file(tensors, tmp, metadata=meta)
+
+
+class ResumeError(ValueError):
+    """A checkpoint that cannot continue this run; one sentence."""
+
+
+def load_state(path, groups, settings):
+    """Put what save_state wrote back into the groups; -> the checkpoint's epoch. Refuses other settings."""
+    try:
+        tensors = load_file(path)
+        with safe_open(path, "pt") as f:
+            meta = f.metadata()
+        epoch, saved = int(meta["epoch"]), json.loads(meta["settings"])
+    except (SafetensorError, OSError, ValueError, KeyError, TypeError) as e:
+        raise ResumeError(f"the checkpoint {path} is damaged ({type(e).__name__}); start a new run instead.") from None
+    if saved != settings:
+        differ = sorted(k for k in settings if saved.get(k) != settings[k])
+        raise ResumeError(f"{path.parent} was trained with other settings ({', '.join(differ)}); resume it with the "
+                          "same flags, or start a new run with another --exp_name.")
+    with torch.no_grad():
+        for gi, group in enumerate(groups):
+            for k, v in group.params.items():
+                v.copy_(tensors[f"{gi}.param.{k}"])
+            state = {}
+            for k, v in tensors.items():
+                if k.startswith(f"{gi}.optim."):
+                    _, _, pid, name = k.split(".", 3)
+                    state.setdefault(int(pid), {})[name] = v
+            group.optimizer.load_state_dict({"state": state,
+                                             "param_groups": json.loads(meta[f"{gi}.param_groups"])})
+            for i, g in enumerate(group.generators):
+                g.set_state(tensors[f"{gi}.rng.{i}"])
+    return epoch
+
+
+def read_rows(path):
+    """ensemble_metrics.csv -> rows as train_ensemble made them."""
+    with open(path, newline="") as f:
+        return [{k: v if k in ("member", "kind") else int(v) if k in ("epoch", "seed") else float(v)
+                 for k, v in row.items()} for row in csv.DictReader(f)]
 
 
 def spread(rows):
@@ -209,15 +283,17 @@ def run(args, train_x, test_x, log=print):
     """python -m train ensemble: check the destination, train, write, print the spread."""
     members = members_of(args.betas, [args.seed + k for k in range(args.seeds)])
     out_dir = Path(args.out_dir) / args.exp_name
-    if out_dir.exists() and any(out_dir.iterdir()):
-        raise FileExistsError(f"{out_dir} is not empty; choose another --exp_name or --out_dir (an ensemble run "
-                              "never writes into a folder that holds anything)")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if args.resume and not (out_dir / "checkpoint.safetensors").exists():
+        raise FileExistsError(f"{out_dir} holds no ensemble checkpoint to resume.")
+    if not args.resume and out_dir.exists() and any(out_dir.iterdir()):
+        raise FileExistsError(f"{out_dir} is not empty; pass --resume to continue the ensemble there, or choose "
+                              "another --exp_name or --out_dir (an ensemble run never writes into a used folder)")
     log(f"{len(members)} members ({', '.join(sorted({m.name.rsplit('-seed', 1)[0] for m in members}))} x "
         f"{args.seeds} seeds from {args.seed}), {args.n_epochs} epochs; results in {out_dir}")
     started = time.perf_counter()
     rows = train_ensemble(members, train_x, test_x, out_dir, args.n_epochs, args.batch_size, args.lr,
-                          args.n_mc_samples, args.hidden_layer_size, args.latent_size, args.device, log=log)
+                          args.n_mc_samples, args.hidden_layer_size, args.latent_size, args.device,
+                          resume=args.resume, log=log)
     log(format_spread(spread(rows)))
     log(f"Wall time from the data in memory to the members' weights: {time.perf_counter() - started:.1f} s")
     return rows
