@@ -1,4 +1,4 @@
-"""python -m train [mnist|celeba|evaluate|report|spectrum|density|subset] ...: how the weights are made.
+"""python -m train [mnist|celeba|evaluate|report|spectrum|density|subset|ensemble] ...: how the weights are made.
 
     python -m train --autoencoder_type vae            # MNIST (the default subcommand), 100 epochs
     python -m train celeba --data_dir data/celeba     # the convolutional VAE on CelebA
@@ -7,6 +7,7 @@
     python -m train spectrum                          # the beta-VAEs' and the CVAE's figures in docs/figures/
     python -m train density weights/mnist-ae          # the AE's code mixture (its export writes it too)
     python -m train subset                            # the packed MNIST subset the app's live training uses
+    python -m train ensemble --betas 0,0.1,0.5,1,2,4 --seeds 5   # every beta over seeds, trained as one model
 
 mnist's flags (the assignment's) are given with or without the word mnist; below them, every other command's.
 """
@@ -27,7 +28,7 @@ from vae_models import Autoencoder, ConditionalVAE, ConvVAE, WeightsError, load_
 from vae_models.code_density import fit_code_density, save_code_density
 from vae_models.loading import MAX_PARAMETERS, MAX_SIZE
 
-from . import artifacts
+from . import artifacts, ensemble
 from .celeba import load_celeba
 from .evaluate import evaluate_model, format_gaps, format_paired, format_result, gap_split
 from .export import (check_weights_dir, encode_all, mnist_figures, training_facts, write_mnist_extras,
@@ -199,6 +200,28 @@ def build_parser():
     su.add_argument("--seed", type=SEED, default=8675309, help="the choice's seed (default 8675309)")
     su.set_defaults(func=run_subset)
 
+    en = sub.add_parser("ensemble", parents=[mnist_data],
+                        help="train every (model, beta, seed) at once as one batched model, each member exactly its "
+                             "own single run, for the spread of every number over seeds")
+    en.add_argument("--betas", type=betas_arg, default=[0, 0.1, 0.5, 1, 2, 4],
+                    help="comma-separated betas; 0 stands for the AE (default 0,0.1,0.5,1,2,4)")
+    en.add_argument("--seeds", type=whole(1, 1000), default=5,
+                    help="how many seeds: --seed, --seed + 1, ... (default 5; --seed's member is the single run "
+                         "of the same flags)")
+    en.add_argument("--seed", type=SEED, default=8675309, help="the first seed (default 8675309)")
+    en.add_argument("--n_epochs", type=whole(1), default=100, help="epochs, each member (default 100)")
+    en.add_argument("--batch_size", type=whole(1), default=128, help="mini-batch size (default 128)")
+    en.add_argument("--lr", type=number(0, True), default=0.001, help="Adam learning rate (default 0.001)")
+    en.add_argument("--n_mc_samples", type=whole(1, 1024), default=1, help="L, samples of z per image (default 1)")
+    en.add_argument("--hidden_layer_size", type=SIZE, default=512, help="hidden layer width (default 512)")
+    en.add_argument("--latent_size", type=SIZE, default=2, help="latent dimension (default 2)")
+    en.add_argument("--exp_name", default="ensemble", help="results folder name (default ensemble)")
+    en.add_argument("--out_dir", default="results", help="where results/<exp_name>/ is written (default results)")
+    en.add_argument("--device", type=device, default="cpu",
+                    help="cpu or cuda (default cpu; the batched step has not yet been run on a GPU)")
+    en.add_argument("--resume", action="store_true", help="continue from the last finished epoch's checkpoint")
+    en.set_defaults(func=run_ensemble)
+
     # --help tells the whole story: the commands, mnist's flags, then every other command's flags
     parser.epilog = "\n".join(f"\n{'=' * 20} python -m train {name} {'=' * 20}\n{p.format_help()}"
                                for name, p in sub.choices.items() if name != "mnist")
@@ -212,6 +235,13 @@ def parse_args(argv=None):
     if args.command in ("mnist", "celeba"):
         name_folders(parser, args)
     return args
+
+
+def betas_arg(text):
+    try:
+        return ensemble.betas_list(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def name_folders(parser, args):
@@ -455,6 +485,18 @@ def run_subset(args):
                                           "seed": str(args.seed)})
     print(f"Wrote {args.out}: {args.n_train} training and {args.n_test} test digits, "
           f"{Path(args.out).stat().st_size / 1e6:.2f} MB")
+
+
+def run_ensemble(args):
+    exp = Path(args.exp_name)
+    if not exp.parts or exp.is_absolute() or ".." in exp.parts or len(args.exp_name.encode()) > MAX_NAME:
+        raise RunError(f"--exp_name {args.exp_name[:40]!r} must be a folder name inside --out_dir (no absolute path, "
+                       "no '.' or '..', at most 255 bytes)")
+    data = load_mnist(args.data_dir)
+    try:
+        return ensemble.run(args, data["train"][0], data["test"][0])
+    except (FileExistsError, ensemble.ResumeError) as e:
+        raise RunError(str(e)) from None
 
 
 def run_density(args):

@@ -40,10 +40,10 @@ def write_json(path, data):
     write_text(path, json.dumps(data, indent=2) + "\n")
 
 
-def write_metrics(rows, path):
+def write_metrics(rows, path, columns=METRIC_COLUMNS):
     with atomic_path(path) as tmp:
         with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=METRIC_COLUMNS, extrasaction="ignore")  # a row's seconds stay out
+            writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")  # a row's seconds stay out
             writer.writeheader()
             for row in rows:
                 writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})

@@ -1,0 +1,92 @@
+"""python -m train ensemble: many models trained as one batched model, each member its own single run."""
+import math
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from conftest import fake_digits
+from train.__main__ import main
+from train.ensemble import Member, members_of, spread, train_ensemble
+from train.loop import LoopConfig, train
+from vae_models import Autoencoder, load_pretrained
+
+
+def digits(n, seed):
+    images, _ = fake_digits(n, seed)
+    return torch.from_numpy(images).float().div(255).round().view(n, 784)
+
+
+def test_members_are_the_ae_for_beta_zero_and_a_vae_otherwise():
+    assert members_of([0, 2], [5, 6]) == [Member("ae", 1.0, 5), Member("ae", 1.0, 6), Member("vae", 2.0, 5),
+                                          Member("vae", 2.0, 6)]
+    assert Member("vae", 1.0, 5).name == "mnist-vae-seed5" and Member("vae", 0.5, 5).name == "mnist-vae-beta0.5-seed5"
+
+
+def test_each_member_trains_as_its_own_single_run(tmp_path):
+    # two kinds, two betas, two seeds: each member against the trainer's own train() with the same seed and beta
+    train_x, test_x = digits(300, 0), digits(80, 1)
+    members = [Member("ae", 1.0, 3), Member("vae", 0.5, 4), Member("vae", 2.0, 3)]
+    rows = train_ensemble(members, train_x, test_x, tmp_path, n_epochs=2, hidden_size=64, log=lambda s: None)
+    assert len(rows) == len(members) * 2
+    for m in members:
+        torch.manual_seed(m.seed)  # as run_mnist: seed, then build
+        model = Autoencoder(m.kind, hidden_size=64)
+        single = train(model, train_x, test_x, LoopConfig(out_dir=tmp_path / m.name, n_epochs=2, seed=m.seed,
+                                                          beta=m.beta, quiet=True))
+        mine = [r for r in rows if r["member"] == m.name]
+        for a, b in zip(single, mine):
+            for k in ("train_loss", "train_bce", "train_kld", "test_loss", "test_bce", "test_kld"):
+                assert b[k] == pytest.approx(a[k], rel=1e-5, abs=1e-5), (m.name, k)
+        # the same weights up to float32 rounding: a batched matrix product rounds differently from a single one
+        # (2.4e-7 on one layer's output), and 2 epochs carry that to about 1e-5
+        weights = load_file(tmp_path / "members" / m.name / "model.safetensors")
+        for k, v in model.state_dict().items():
+            assert torch.allclose(weights[k], v, atol=1e-4, rtol=0), (m.name, k)
+
+
+def test_the_spread_is_mean_and_sample_sd_of_the_last_epoch():
+    rows = [{"kind": "vae", "beta": 1.0, "seed": s, "epoch": e, **{k: float(v + 10 * e) for k in
+            ("train_loss", "train_bce", "train_kld", "test_loss", "test_bce", "test_kld")}}
+            for e in (0, 1) for s, v in ((1, 1.0), (2, 3.0))]
+    mean, sd, n = spread(rows)["vae", 1.0]["test_bce"]
+    assert (mean, n) == (12.0, 2) and sd == pytest.approx(math.sqrt(2))
+
+
+def test_the_ensemble_command_writes_rows_and_weights_and_refuses_a_used_folder(mnist_dir, tmp_path, capsys):
+    out = tmp_path / "runs"
+    argv = ["ensemble", "--betas", "0,1", "--seeds", "2", "--n_epochs", "1", "--hidden_layer_size", "32",
+            "--data_dir", str(mnist_dir), "--out_dir", str(out)]
+    rows = main(argv)
+    assert {(r["kind"], r["seed"]) for r in rows} == {("ae", 8675309), ("ae", 8675310), ("vae", 8675309),
+                                                       ("vae", 8675310)}
+    assert (out / "ensemble" / "ensemble_metrics.csv").read_text().count("\n") == 1 + 4
+    model = load_pretrained([Autoencoder], out / "ensemble" / "members" / "mnist-vae-seed8675310")
+    assert model.is_vae and model.fc1.out_features == 32
+    assert "VAE beta 1" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="not empty"):
+        main(argv)
+
+
+@pytest.mark.parametrize("betas", ["0,x", "-1", "1,1", "nan"])
+def test_bad_betas_are_one_sentence(betas, capsys):
+    with pytest.raises(SystemExit):
+        main(["ensemble", "--betas", betas])
+    assert "--betas" in capsys.readouterr().err
+
+
+def test_a_resumed_ensemble_ends_exactly_as_an_uninterrupted_one(tmp_path):
+    train_x, test_x = digits(200, 0), digits(50, 1)
+    members = [Member("ae", 1.0, 3), Member("vae", 1.0, 3), Member("vae", 1.0, 4)]
+    whole = train_ensemble(members, train_x, test_x, tmp_path / "whole", n_epochs=2, hidden_size=32,
+                           log=lambda s: None)
+    train_ensemble(members, train_x, test_x, tmp_path / "cut", n_epochs=1, hidden_size=32, log=lambda s: None)
+    resumed = train_ensemble(members, train_x, test_x, tmp_path / "cut", n_epochs=2, hidden_size=32, resume=True,
+                             log=lambda s: None)
+    assert [r["test_loss"] for r in resumed] == pytest.approx([r["test_loss"] for r in whole], rel=1e-6)
+    for m in members:
+        a, b = (load_file(tmp_path / run / "members" / m.name / "model.safetensors") for run in ("whole", "cut"))
+        assert all(torch.equal(a[k], b[k]) for k in a), m.name
+    with pytest.raises(ValueError, match="other settings"):
+        train_ensemble(members[:2], train_x, test_x, tmp_path / "cut", n_epochs=3, hidden_size=32, resume=True,
+                       log=lambda s: None)
