@@ -1,4 +1,7 @@
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -7,9 +10,20 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+# gradio's cache of this session's own, set before gradio is imported: in the shared /tmp/gradio, another app's
+# cache cleaner (delete_cache) may delete the files this session's app is serving
+OWN_CACHE = None
+if "GRADIO_TEMP_DIR" not in os.environ:
+    OWN_CACHE = os.environ["GRADIO_TEMP_DIR"] = tempfile.mkdtemp(prefix="vae-explorer-tests-")
+
 
 from train.mnist import FILES, write_idx  # noqa: E402
 from vae_models import loss_function  # noqa: E402
+
+
+def pytest_unconfigure(config):
+    if OWN_CACHE:
+        shutil.rmtree(OWN_CACHE, ignore_errors=True)
 
 
 def fake_digits(n, seed):
