@@ -15,7 +15,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 $PY -c "import torch, torchvision; print('torch', torch.__version__, 'torchvision', torchvision.__version__)"
 
 echo "== GPU tests"
-timeout 300 $PY -m pytest -q -p no:cacheprovider tests/test_captured_step.py \
+timeout 300 $PY -m pytest -q -p no:cacheprovider -m "slow or not slow" tests/test_captured_step.py \
   "tests/test_celeba.py::test_a_celeba_run_on_the_gpu_resumes_to_the_same_weights" 2>&1 | tee "$LOG/tests.log" | tail -15
 
 echo "== MNIST VAE, default flags, 100 epochs"

@@ -1,13 +1,29 @@
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+# gradio's cache of this session's own, set before gradio is imported: in the shared /tmp/gradio, another app's
+# cache cleaner (delete_cache) may delete the files this session's app is serving
+OWN_CACHE = None
+if "GRADIO_TEMP_DIR" not in os.environ:
+    OWN_CACHE = os.environ["GRADIO_TEMP_DIR"] = tempfile.mkdtemp(prefix="vae-explorer-tests-")
+
 
 from train.mnist import FILES, write_idx  # noqa: E402
+from vae_models import loss_function  # noqa: E402
+
+
+def pytest_unconfigure(config):
+    if OWN_CACHE:
+        shutil.rmtree(OWN_CACHE, ignore_errors=True)
 
 
 def fake_digits(n, seed):
@@ -34,6 +50,53 @@ def write_mnist(root, n_train=320, n_test=96):
         write_idx(raw / FILES[split][0], images)
         write_idx(raw / FILES[split][1], labels)
     return Path(root)
+
+
+def digit_tensors(n, seed):
+    """fake_digits as the models take them: x (n, 784) in {0, 1} float, labels (n,) long."""
+    images, labels = fake_digits(n, seed)
+    return torch.from_numpy(images).float().div(255).round().view(-1, 784), torch.from_numpy(labels).long()
+
+
+def train_tiny(make_model, x, y=None, steps=100, batch_size=128, lr=1e-2):
+    """make_model() trained for 100 Adam steps on minibatches of (x, y), the same model whichever tests run: its
+    q(z|x) informative (posterior widths 0.1 to 0.5) and inside the prior's [-3, 3]^2, so that quadrature on a grid
+    over [-6, 6]^2 with cells of 0.2 is within 0.01 nats of a finer one and seldom has to be widened."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # 128 x 784 x 32 products: a second thread costs more in hand-offs than it saves
+    try:
+        with torch.random.fork_rng():  # leave the global seed of the other tests alone
+            torch.manual_seed(0)
+            model = make_model()
+            optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+            for _ in range(steps):
+                i = torch.randint(0, len(x), (batch_size,))
+                logits, mu, logvar = model(x[i], 1, y[i]) if y is not None else model(x[i])
+                loss = loss_function(logits, x[i], mu, logvar)[0]
+                optimizer.zero_grad()
+                (loss / batch_size).backward()
+                optimizer.step()
+    finally:
+        torch.set_num_threads(threads)
+    return model.eval()
+
+
+@pytest.fixture(scope="session")
+def trained_vae():
+    """A VAE with a 32-unit hidden layer trained on 512 generated digits -> (model, its 512 training images)."""
+    from vae_models import Autoencoder
+
+    x, _ = digit_tensors(512, 3)
+    return train_tiny(lambda: Autoencoder("vae", hidden_size=32), x), x
+
+
+@pytest.fixture(scope="session")
+def trained_cvae():
+    """The same for a conditional VAE -> (model, images, labels)."""
+    from vae_models import ConditionalVAE
+
+    x, y = digit_tensors(512, 3)
+    return train_tiny(lambda: ConditionalVAE(hidden_size=32), x, y), x, y
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ from train.__main__ import main
 from train.loop import CapturedStep, LoopConfig, make_optimizer, train_epoch
 from vae_models import Autoencoder, ConvVAE
 
-needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def needs_cuda(test):  # skipped without a GPU; slow, so run by CI and bench/gpu_check.sh, not by default
+    return pytest.mark.slow(pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")(test))
 
 
 def pair(make, device):

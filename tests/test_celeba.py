@@ -98,6 +98,7 @@ def test_a_broken_layout_is_refused_with_a_clear_message(celeba_dir, tmp_path, c
         main(celeba_flags(celeba_dir, tmp_path))
 
 
+@pytest.mark.slow  # two processes, each starting python and torch
 def test_torchrun_with_two_cpu_processes_trains_and_rank_0_writes(celeba_dir, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
@@ -147,6 +148,7 @@ def test_a_channels_last_model_resumes_with_adam_state_in_its_parameters_layout(
         assert torch.equal(a, b)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_a_celeba_run_on_the_gpu_resumes_to_the_same_weights(celeba_dir, tmp_path):
     from safetensors.torch import load_file

@@ -5,7 +5,6 @@ import torch
 
 from train.__main__ import main
 from train.evaluate import evaluate_model, format_result, importance_log_likelihood, log_normal
-from train.loop import LoopConfig, run_epochs
 from vae_models import Autoencoder
 
 
@@ -52,24 +51,13 @@ def test_the_estimate_rises_towards_the_true_log_likelihood_with_k():
     assert truth - means[3] < 0.01 and truth - means[0] > 0.1
 
 
-@pytest.fixture(scope="module")
-def trained_vae():
-    torch.manual_seed(0)
-    x = (torch.rand(256, 784) < torch.linspace(0.05, 0.6, 784)).float()
-    model = Autoencoder("vae", hidden_size=64)
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    # a little training (60 full-batch steps, the trainer's loop), so that q(z|x) is informative
-    list(run_epochs(model, optimizer, x, None, LoopConfig(out_dir=".", n_epochs=60, batch_size=len(x), quiet=True)))
-    return model, x
-
-
 def test_importance_sampled_log_px_is_above_the_elbo(trained_vae):
     model, x = trained_vae
-    r = evaluate_model(model, x[:64], n_samples=200, seed=1)
+    r = evaluate_model(model, x[:64], n_samples=200, seed=1, grid=60)
     assert r["log_px"] >= r["iw_elbo"]  # same samples: logsumexp - log K >= mean (Jensen)
     assert r["log_px"] >= -r["neg_elbo"] - 3 * r["log_px_se"]
     assert r["neg_elbo"] == pytest.approx(r["bce"] + r["kld"])
-    again = evaluate_model(model, x[:64], n_samples=200, seed=1)
+    again = evaluate_model(model, x[:64], n_samples=200, seed=1, grid=60)
     timings = ("is_seconds", "quad_seconds")
     assert {k: v for k, v in again.items() if k not in timings} == {k: v for k, v in r.items() if k not in timings}
     assert r["quad_log_px"] >= r["log_px"] - 3 * r["log_px_se"]  # the importance-sampled number is a lower bound
@@ -81,17 +69,17 @@ def test_the_ae_gets_its_bce_only(trained_vae):
     assert "log_px" not in r and r["neg_elbo"] == r["bce"] > 0
 
 
-def test_the_evaluate_command_prints_every_kind_of_model(mnist_dir, tmp_path, capsys):
-    for kind in ("ae", "vae", "cvae"):
-        main(["--autoencoder_type", kind, "--n_epochs", "1", "--data_dir", str(mnist_dir), "--quiet",
-              "--out_dir", str(tmp_path / "r"), "--weights_dir", str(tmp_path / kind)])
-    capsys.readouterr()
+def test_the_evaluate_command_prints_every_kind_of_model(trained_vae, trained_cvae, mnist_dir, tmp_path, capsys):
+    Autoencoder("ae", hidden_size=32).save_pretrained(tmp_path / "ae")
+    trained_vae[0].save_pretrained(tmp_path / "vae")
+    trained_cvae[0].save_pretrained(tmp_path / "cvae")
     results = main(["evaluate", str(tmp_path / "vae"), str(tmp_path / "ae"), str(tmp_path / "cvae"),
-                    "--n_samples", "50", "--grid", "60", "--data_dir", str(mnist_dir)])
+                    "--n_samples", "50", "--grid", "30", "--data_dir", str(mnist_dir)])
     out = capsys.readouterr().out
     assert "importance-sampled log p(x)" in out and "no KL: an AE" in out
     assert "log p(x|y) by quadrature" in out and "as a classifier of the test digits" in out
     assert results[str(tmp_path / "vae")]["n_images"] == 96
+    assert results[str(tmp_path / "cvae")]["accuracy"] > 0.5  # the test digits are new to it; chance is 0.1
     with pytest.raises(SystemExit, match="nothing: no such weights folder"):
         main(["evaluate", str(tmp_path / "nothing"), "--data_dir", str(mnist_dir)])
 
@@ -129,14 +117,18 @@ def test_the_adaptive_grid_gives_the_exact_log_px_for_near_far_and_narrow_poster
 
 
 def test_the_shared_grid_converges_on_a_trained_vae_and_bounds_the_elbo(trained_vae):
+    """The shared grid converges as it is refined (cells of 0.27, 0.13, 0.07 for posteriors 0.1 to 0.5 wide), to
+    the ELBO's bound and to the adaptive grid fitted to each posterior."""
     from vae_models.posterior import bernoulli_log_joint, log_px_on_grid, true_posterior
 
     model, x = trained_vae
-    x = x[:20]
-    estimates = [log_px_on_grid(bernoulli_log_joint(model, x), n=n, lim=8.0)[0] for n in (60, 120, 240)]
+    x = x[:8]
+    grids = [log_px_on_grid(bernoulli_log_joint(model, x), n=n, lim=6.0) for n in (45, 90, 180)]
+    assert (grids[0][1] < -10).all()  # no mass near the border: [-6, 6]^2 is wide enough
+    estimates = [values for values, _ in grids]
     assert (estimates[1] - estimates[2]).abs().max() < 1e-2
     assert (estimates[0] - estimates[2]).abs().max() >= (estimates[1] - estimates[2]).abs().max()
-    result = evaluate_model(model, x, n_samples=100)
+    result = evaluate_model(model, x, n_samples=100, grid=0)
     assert estimates[2].mean().item() >= -result["neg_elbo"] - 0.05
     mu, logvar = model.encode(x[:3])
     for i in range(3):
@@ -144,30 +136,60 @@ def test_the_shared_grid_converges_on_a_trained_vae_and_bounds_the_elbo(trained_
         assert abs(post["log_px"] - estimates[2][i].item()) < 1e-2
 
 
-def test_a_conditional_vae_is_evaluated_given_its_labels_and_as_a_classifier():
-    from conftest import fake_digits
-    from train.evaluate import quadrature_log_px
-    from vae_models import ConditionalVAE
+class Shifted(torch.nn.Module):
+    """A VAE's decoder moved by `shift` in latent space: p(x|z) = p_model(x|z - shift). Under the N(0, I) prior its
+    posteriors sit near shift + the model's, beyond the shared grid's border when shift is large."""
 
-    images, labels = fake_digits(160, 3)
-    x, y = torch.from_numpy(images).float().div(255).round().view(-1, 784), torch.from_numpy(labels).long()
-    torch.manual_seed(0)
-    model = ConditionalVAE(hidden_size=64)
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    list(run_epochs(model, optimizer, x, None, LoopConfig(out_dir=".", n_epochs=60, batch_size=len(x), quiet=True),
-                    train_y=y))
-    model.eval()
-    r = evaluate_model(model, x[:40], n_samples=100, seed=1, grid=120, y=y[:40], per_image=True)
+    def __init__(self, model, shift):
+        super().__init__()
+        self.model, self.shift = model, torch.tensor(shift)
+
+    def decode_logits(self, z):
+        return self.model.decode_logits(z - self.shift)
+
+
+def test_the_grid_is_widened_for_the_images_whose_posterior_reaches_its_border(trained_vae):
+    """Each image gets the first grid of (n, lim), (2n, 2 lim), (4n, 4 lim), ... on which its log-joint stays 10
+    nats below its peak along the border."""
+    from train.evaluate import EDGE_TOL, quadrature_log_px
+    from vae_models.posterior import bernoulli_log_joint, log_px_on_grid
+
+    model, x = trained_vae
+    x = x[:6]
+    near, widened, lim = quadrature_log_px(model, x, n=30)
+    assert (widened, lim) == (0, 6.0)
+    far = Shifted(model, [9.0, 0.0])
+    lp, widened, lim = quadrature_log_px(far, x, n=30)
+    assert widened == 6 and lim >= 12.0
+    expected, todo = torch.empty_like(lp), torch.ones(6, dtype=torch.bool)
+    for k in range(int(math.log2(lim / 6)) + 1):
+        values, edge = log_px_on_grid(bernoulli_log_joint(far, x), n=30 * 2 ** k, lim=6.0 * 2 ** k)
+        first = todo & (edge < -EDGE_TOL)
+        expected[first], todo = values[first], todo & ~first
+    assert not todo.any() and torch.allclose(lp, expected, atol=1e-9)
+    assert (lp - near).max() < -20  # the prior is about e^-40 out there
+
+
+def test_a_conditional_vae_is_evaluated_given_its_labels_and_as_a_classifier(trained_cvae):
+    from train.evaluate import quadrature_log_px
+
+    model, x, y = trained_cvae
+    x, y = x[:24], y[:24]
+    r = evaluate_model(model, x, n_samples=100, seed=1, grid=60, y=y, per_image=True)
     with pytest.raises(ValueError):
         evaluate_model(model, x[:4])  # no labels
-    # log p(x|y) for the true label, computed with the model bound to each image's label
-    direct = torch.stack([quadrature_log_px(model.bind(int(k)), x[i:i + 1], 120)[0][0] for i, k in enumerate(y[:40])])
-    assert torch.allclose(r["images"]["quad_log_px"], direct, atol=1e-6)
+    # log p(x|y) for the true label, computed with the model bound to each image's label (a few images of
+    # different labels), on the same grid, and on a grid twice as fine
+    some = [int(torch.nonzero(y == k)[0]) for k in y.unique()[:4]]
+    direct = torch.stack([quadrature_log_px(model.bind(int(y[i])), x[i:i + 1], 60)[0][0] for i in some])
+    assert torch.allclose(r["images"]["quad_log_px"][some], direct, atol=1e-6)
+    finer = torch.stack([quadrature_log_px(model.bind(int(y[i])), x[i:i + 1], 120)[0][0] for i in some])
+    assert (finer - direct).abs().max() < 1e-2
     assert r["quad_log_px"] >= -r["neg_elbo"]  # log p(x|y) is above its ELBO
     assert r["quad_log_px"] >= r["log_px"] - 3 * r["log_px_se"]
     # log p(x) = log mean_y p(x|y) >= log p(x|y_true) - log 10, image by image
     assert (r["images"]["marginal_log_px"] >= r["images"]["quad_log_px"] - math.log(10) - 1e-9).all()
-    assert 0.0 <= r["elbo_accuracy"] <= 1.0 and r["accuracy"] > 0.3  # ten classes: chance is 0.1
+    assert 0.0 <= r["elbo_accuracy"] <= 1.0 and r["accuracy"] > 0.5  # ten classes: chance is 0.1
     assert "as a classifier" in format_result("cvae", r)
 
 
@@ -275,8 +297,9 @@ def test_the_evaluate_command_splits_the_gap_on_a_seeded_subset_and_refuses_what
     assert "5 test images drawn at random (seed 3) from 96" in out and "amortisation gap" in out
     assert len(g["index"]) == len(g["index"].unique()) == 5 and len(g["approximation"]) == 5
     assert (g["amortisation"] >= 0).all() and (g["approximation"] > -1e-2).all()
-    with pytest.raises(SystemExit, match="needs a number of images and a VAE with a 2-D latent"):
+    with pytest.raises(SystemExit):
         main(args + ["--gaps", "-1"])
+    assert "argument --gaps: must be from 0 to 10000" in capsys.readouterr().err
 
 
 def test_two_models_on_the_same_images_are_compared_with_the_paired_standard_error():

@@ -138,6 +138,7 @@ def test_an_upload_over_the_size_limit_is_refused(url, tmp_path):
     assert refused.value.code == 413
 
 
+@pytest.mark.slow  # timing: a second app, waiting for its cache to be cleaned
 def test_old_cache_files_are_deleted(tmp_path, monkeypatch):
     """With delete_cache=(1, 1), the app's answers and a visitor's upload are gone a few seconds later (the pictures
     of the page itself, made once at start, stay)."""

@@ -99,6 +99,7 @@ def test_a_broken_data_folder_ends_with_one_clear_sentence(mnist_dir, tmp_path, 
         run(mnist_dir, tmp_path, "--n_epochs", "1", "--weights_dir", str(tmp_path / "w"))
 
 
+@pytest.mark.slow  # three training processes
 def test_a_killed_run_resumes_to_the_same_weights(mnist_dir, tmp_path):
     """SIGKILL a training process once its first checkpoint exists, resume it, and compare with a run that was
     never interrupted: atomic writes leave nothing half-written to resume from."""
@@ -248,6 +249,7 @@ def test_untrusted_weights_are_checked_before_anything_is_built(tmp_path):
         load_pretrained(Autoencoder, tmp_path / "nowhere")
 
 
+@pytest.mark.slow  # a process that imports gradio
 def test_the_app_refuses_to_start_on_missing_weights_with_one_sentence(tmp_path):
     import subprocess
     import sys

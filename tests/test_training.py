@@ -66,6 +66,7 @@ def short_run_seconds(client):
     return time.monotonic() - started
 
 
+@pytest.mark.slow  # timing: several training runs, and a second measured
 def test_stop_ends_a_run_within_a_second_and_frees_the_slot(served_app):
     client = Client(served_app[1], verbose=False)
     alone = short_run_seconds(client)
@@ -84,6 +85,7 @@ def test_stop_ends_a_run_within_a_second_and_frees_the_slot(served_app):
     assert short_run_seconds(client) < alone + 6
 
 
+@pytest.mark.slow  # timing: two runs one after the other, their spans compared
 def test_two_clients_at_once_the_second_waits_then_runs(served_app):
     """Each client notes when its first update came and when its run ended: the two runs must not overlap."""
     spans = {}
