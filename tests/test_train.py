@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from train.__main__ import main
 from train.artifacts import METRIC_COLUMNS
@@ -499,6 +499,7 @@ def test_hostile_weights_folders_are_one_sentence_in_evaluate_and_the_app(mnist_
         main(["evaluate", str(vae), "--data_dir", str(mnist_dir), "--n_samples", "2", "--grid", "0"])
     with pytest.raises(WeightsError, match="config.json is nested too deeply"):
         load_models(weights)
-    Autoencoder("vae", hidden_size=8).to(torch.int8).save_pretrained(vae)  # int8 weights are no weights of ours
+    Autoencoder("vae", hidden_size=8).save_pretrained(vae)  # then int8 weights, which are no weights of ours
+    save_file({k: v.to(torch.int8) for k, v in load_file(vae / "model.safetensors").items()}, vae / "model.safetensors")
     with pytest.raises(SystemExit, match="holds I8 values"):
         main(["evaluate", str(vae), "--data_dir", str(mnist_dir), "--n_samples", "2", "--grid", "0"])
