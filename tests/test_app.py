@@ -124,6 +124,7 @@ def test_latent_grid_decode_point_and_interpolation(client):
         client.predict("VAE", 500, 2.0, api_name="/latent_grid")
 
 
+@pytest.mark.slow  # many clients at once, or a long run: CI runs it
 def test_identical_answers_to_concurrent_clients_arrive_whole(served_app):
     """Eight clients asking for the same picture at once each get all of it (see app.png_file)."""
     from concurrent.futures import ThreadPoolExecutor

@@ -193,6 +193,7 @@ def test_a_conditional_vae_is_evaluated_given_its_labels_and_as_a_classifier(tra
     assert "as a classifier" in format_result("cvae", r)
 
 
+@pytest.mark.slow  # many clients at once, or a long run: CI runs it
 def test_the_spectrum_command_draws_every_figure_from_the_shipped_weights(mnist_dir, tmp_path, capsys):
     from conftest import ROOT
 

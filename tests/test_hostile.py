@@ -307,6 +307,7 @@ def test_only_the_first_frame_of_an_animation_is_decoded():
     assert image.size == (200, 200) and np.asarray(image.convert("L")).max() == 255
 
 
+@pytest.mark.slow  # many clients at once, or a long run: CI runs it
 def test_every_decode_shares_the_same_slots_page_load_events_too(small_app, monkeypatch):
     """8 decodes at once, 4 through /reconstruct_upload and 4 through the page-load event that shows the example
     (fn_index of an event without api_name, item 3): never more than DECODE_SLOTS decode at the same time."""
@@ -353,6 +354,7 @@ def blob(url, demo, kind, key, data, index=None):
     return httpx.post(f"{url}gradio_api/component_server", data=fields, files={"file": ("blob", data)}, timeout=60)
 
 
+@pytest.mark.slow  # many clients at once, or a long run: CI runs it
 def test_the_sketchpads_blob_store_is_bounded(small_app):
     """gradio keeps every blob it is sent under a new id, forever, and grows a layer list to any index (item 4)."""
     from ui import inputs
@@ -379,6 +381,7 @@ def test_a_request_larger_than_any_input_is_refused_before_it_is_stored(small_ap
     assert raw_call(url, "sample", [4, 0])[0] == "complete"  # ordinary calls are untouched
 
 
+@pytest.mark.slow  # many clients at once, or a long run: CI runs it
 def test_a_training_flood_is_refused_at_once_and_other_endpoints_answer(small_app):
     """12 training calls from 12 sessions (item 6): 1 trains, the holdings of this address are capped, the rest are
     told at once to come back later, and Sample answers meanwhile."""
