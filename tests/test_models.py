@@ -123,3 +123,10 @@ def test_conv_vae_shapes_and_round_trip(tmp_path):
     loaded = ConvVAE.from_pretrained(tmp_path, strict=True).eval()
     with torch.no_grad():
         assert torch.equal(model.decode(mu), loaded.decode(mu))
+
+
+def test_a_conv_vae_with_its_batchnorm_counters_loads(tmp_path):
+    from vae_models import ConvVAE, load_pretrained
+
+    ConvVAE(latent_size=8).eval().save_pretrained(tmp_path)  # num_batches_tracked: int64 buffers beside the floats
+    assert load_pretrained(ConvVAE, tmp_path).latent_size == 8

@@ -81,7 +81,10 @@ def load_pretrained(cls, source):
     cls = _check_config(classes, config, source)
     try:
         with torch.device("meta"):  # the shapes the config implies, without allocating them
-            expected = {k: tuple(v.shape) for k, v in cls(**config).state_dict().items()}
+            state = cls(**config).state_dict()
+        expected = {k: tuple(v.shape) for k, v in state.items()}
+        # floating-point weights; an integer buffer (BatchNorm's num_batches_tracked) stays the int64 it is
+        allowed = {k: FLOAT_DTYPES if v.is_floating_point() else ("I64",) for k, v in state.items()}
     except (TypeError, ValueError) as e:
         raise WeightsError(f"{source}: config.json does not describe a {cls.__name__} ({e}).") from None
     if sum(math.prod(s) for s in expected.values()) > MAX_PARAMETERS:
@@ -92,7 +95,7 @@ def load_pretrained(cls, source):
             dtypes = {k: f.get_slice(k).get_dtype() for k in f.keys()}
     except (SafetensorError, OSError) as e:
         raise WeightsError(f"{source}: model.safetensors is damaged ({e}).") from None
-    wrong_type = sorted(k for k, t in dtypes.items() if t not in FLOAT_DTYPES)
+    wrong_type = sorted(k for k, t in dtypes.items() if t not in allowed.get(k, FLOAT_DTYPES))
     if wrong_type:  # int8 or bool weights would be cast silently by load_state_dict: not weights this trainer wrote
         raise WeightsError(f"{source}: model.safetensors holds {dtypes[wrong_type[0]]} values (in {wrong_type[0]}); "
                            "weights are floating-point numbers.")
