@@ -244,7 +244,9 @@ def test_train_live_then_stop_then_reconstruct_with_the_trained_model(page):
     before = image_src(page, "every-model")
     draw_stroke(page)
     wait_for_new_image(page, "every-model", before)
-    assert natural_width(page, "every-model") > shipped_only  # one more column: "yours"
+    # one more column: "yours" (the new picture's width once it has loaded)
+    page.wait_for_function("w => (document.querySelector('#every-model img') || {}).naturalWidth > w", arg=shipped_only,
+                           timeout=30_000)
     assert errors_on_page(page) == 0
 
 
@@ -468,16 +470,16 @@ def test_an_error_clears_the_results_of_the_previous_input(page, tmp_path):
 
 def test_enter_or_leaving_a_number_box_applies_it(page):
     page.get_by_role("tab", name="Latent space").click()
-    has_image(page, "grid-img")
-    width = natural_width(page, "grid-img")
+    # the decoded grid is drawn in the page (the latent explorer): n tiles of 28 + 2 pixels a side, and 2 more
+    canvas = "document.querySelector('#latent-explorer .lx-grid').width"
+    page.wait_for_function(f"() => {canvas} === 20 * 30 + 2", timeout=30_000)
     box = page.locator("#grid-n input[type=number]")
     box.fill("10")
     box.press("Enter")
-    page.wait_for_function("w => document.querySelector('#grid-img img').naturalWidth < w", arg=width, timeout=20_000)
-    width = natural_width(page, "grid-img")
+    page.wait_for_function(f"() => {canvas} === 10 * 30 + 2", timeout=20_000)
     box.fill("30")
-    page.locator("#grid-img").click()  # leaving the box
-    page.wait_for_function("w => document.querySelector('#grid-img img').naturalWidth > w", arg=width, timeout=20_000)
+    page.locator("#latent-explorer .lx-grid-title").click()  # leaving the box
+    page.wait_for_function(f"() => {canvas} === 30 * 30 + 2", timeout=20_000)
     page.get_by_role("tab", name="Conditional VAE").click()
     has_image(page, "cvae-samples")
     height = page.evaluate("document.querySelector('#cvae-samples img').naturalHeight")
@@ -490,11 +492,14 @@ def test_enter_or_leaving_a_number_box_applies_it(page):
 
 def test_switching_the_model_updates_everything_on_the_latent_tab(page):
     page.get_by_role("tab", name="Latent space").click()
-    ids = ["grid-img", "grid-map", "point-map", "interp-strip", "interp-map"]
+    model = "(document.querySelector('#latent-explorer .lx').explorer.desc || {}).model"
+    page.wait_for_function(f"() => {model} === 'VAE'", timeout=30_000)  # the map and its decoder in the page
+    ids = ["interp-strip", "interp-map"]
     for i in ids:
         has_image(page, i)
     before = {i: image_src(page, i) for i in ids}
     page.get_by_role("radio", name="VAE beta=4", exact=True).check()
+    page.wait_for_function(f"() => {model} === 'VAE beta=4'", timeout=30_000)
     for i in ids:
         wait_for_new_image(page, i, before[i])
     assert errors_on_page(page) == 0
