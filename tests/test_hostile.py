@@ -381,6 +381,20 @@ def test_a_request_larger_than_any_input_is_refused_before_it_is_stored(small_ap
     assert raw_call(url, "sample", [4, 0])[0] == "complete"  # ordinary calls are untouched
 
 
+def test_a_file_payload_naming_an_address_is_refused_before_gradio_fetches_it(small_app):
+    """gradio downloads a file payload whose path is a URL into its cache, whole, before any handler runs (and from
+    the Hugging Face hosts without any check): such a payload is refused first, on every route and in every field."""
+    url = small_app[1]
+    address = {"path": "https://huggingface.co/some/repo/resolve/main/huge.bin", "meta": {"_type": "gradio.FileData"}}
+    for route, body in (("call/reconstruct_upload", {"data": [address, None]}),
+                        ("queue/join", {"fn_index": 3, "data": [address, None], "session_hash": uuid.uuid4().hex}),
+                        ("call/reconstruct_drawing", {"data": [{"background": None, "layers": [address],
+                                                                "composite": None}, None]})):
+        answer = httpx.post(f"{url}gradio_api/{route}", json=body, timeout=60)
+        assert answer.status_code == 400 and "as uploads, not as addresses" in answer.json()["error"], route
+    assert raw_call(url, "sample", [4, 0])[0] == "complete"  # ordinary calls are untouched
+
+
 @pytest.mark.slow  # many clients at once, or a long run: CI runs it
 def test_a_training_flood_is_refused_at_once_and_other_endpoints_answer(small_app):
     """12 training calls from 12 sessions (item 6): 1 trains, the holdings of this address are capped, the rest are

@@ -211,7 +211,7 @@ def handler(fn):
         try:
             out = fn(*args, **kwargs)
         except InputError as e:
-            raise gr.Error(str(e)) from None
+            raise gr.Error(str(e), print_exception=False) from None
         if isinstance(out, dict):
             return {k: files(v) for k, v in out.items()}
         if isinstance(out, tuple):

@@ -14,6 +14,10 @@ MAX_JSON_BYTES = 64_000  # the longest legitimate call (a drawing with its layer
 MAX_BLOB_REQUEST_BYTES = MAX_BLOB_BYTES + 64_000
 
 
+def too_large(limit):
+    return f"The request is larger than any input of this app ({limit // 1000:,} KB at most); files are sent as uploads."
+
+
 def body_limit(path):
     """-> the most bytes a POST to this path may carry, or None where gradio's own upload limit applies."""
     if path.rstrip("/").endswith("/upload"):
@@ -21,6 +25,23 @@ def body_limit(path):
     if path.rstrip("/").endswith("/component_server"):
         return MAX_BLOB_REQUEST_BYTES
     return MAX_JSON_BYTES
+
+
+def names_an_address(value):
+    """True when a JSON value holds a file payload whose "path" is an address (http://..., hf://...) rather than a
+    file on this server. gradio fetches such a path into its cache before any handler runs (whole, into memory, and
+    from the Hugging Face hosts without any check), so it is refused here, before gradio sees it."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            path = v.get("path")
+            if isinstance(path, str) and "://" in path:
+                return True
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return False
 
 
 class BodyLimit:
@@ -36,7 +57,7 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         declared = dict(scope.get("headers", ())).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            return await self.refuse(send, limit)
+            return await self.refuse(send, 413, too_large(limit))
         chunks, size = [], 0
         while True:
             message = await receive()
@@ -44,11 +65,19 @@ class BodyLimit:
                 return  # the client went away
             size += len(message.get("body", b""))
             if size > limit:
-                return await self.refuse(send, limit)
+                return await self.refuse(send, 413, too_large(limit))
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
                 break
         body, sent = b"".join(chunks), False
+        if limit == MAX_JSON_BYTES and body:
+            try:
+                call = json.loads(body)
+            except (ValueError, RecursionError):
+                call = None  # not JSON: gradio answers it
+            if names_an_address(call):
+                return await self.refuse(send, 400, "Files are sent to this app as uploads, not as addresses for it "
+                                                    "to fetch.")
 
         async def replay():
             nonlocal sent
@@ -60,10 +89,8 @@ class BodyLimit:
         return await self.app(scope, replay, send)
 
     @staticmethod
-    async def refuse(send, limit):
-        sentence = (f"The request is larger than any input of this app ({limit // 1000:,} KB at most); "
-                    "files are sent as uploads.")
+    async def refuse(send, status, sentence):
         body = json.dumps({"error": sentence, "detail": sentence}).encode()
-        await send({"type": "http.response.start", "status": 413,
+        await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
