@@ -16,13 +16,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 TIMING = """([n, name]) => {
-  const s = document.querySelector('#latent-explorer .lx').explorer, d = s.desc, out = new Uint8ClampedArray(784);
+  const s = document.querySelector('#latent-explorer .lx').explorer, d = s.desc, out = new Float32Array(784);
   const times = [];
   const started = performance.now();
   for (let i = 0; i < n; i++) {
     const z1 = d.xlim[0] + Math.random() * (d.xlim[1] - d.xlim[0]), z2 = d.ylim[0] + Math.random() * (d.ylim[1] - d.ylim[0]);
     const t = performance.now();
-    s.decode(z1, z2, null, out, 1, 0);
+    s.model.decode(z1, z2, undefined, out);
     times.push(performance.now() - t);
   }
   return {times, total: performance.now() - started, model: d.model};

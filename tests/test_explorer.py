@@ -15,40 +15,63 @@ from conftest import ROOT
 from ui import explorer
 
 
-def test_the_exported_decoder_holds_the_models_decoder_layers_and_is_written_once(shipped_models, tmp_path):
-    e = shipped_models.explorers["AE"]
+@pytest.mark.parametrize("name", ["AE", "VAE"])
+def test_the_exported_model_holds_every_layer_and_is_written_once_under_a_relative_url(shipped_models, tmp_path, name):
+    e = shipped_models.explorers[name]
     description = explorer.export(e, tmp_path)
-    tensors = load_file(description["decoder"])
-    assert set(tensors) == {"fc3.weight", "fc3.bias", "fc4.weight", "fc4.bias"}
-    for name, t in tensors.items():
-        layer, p = name.split(".")
+    assert description["weights"].startswith("vae/files/") and description["map"].startswith("vae/files/")
+    assert not any(str(tmp_path) in str(v) for v in description.values())  # no server path reaches the page
+    tensors = load_file(tmp_path / description["weights"].split("/")[-1])
+    layers = ["fc1", "fc_mu", "fc3", "fc4"] + (["fc_logvar"] if name == "VAE" else [])
+    assert set(tensors) == {f"{layer}.{p}" for layer in layers for p in ("weight", "bias")}
+    for key, t in tensors.items():
+        layer, p = key.split(".")
         assert t.dtype == torch.float32 and torch.equal(t, getattr(getattr(e.model, layer), p).detach())
-    data = (512 * 2 + 512 + 784 * 512 + 784) * 4  # float32: 1,614,912 bytes, then a header of a few hundred
-    assert 0 < description["decoder_bytes"] - data < 400
-    assert np.array_equal(np.asarray(Image.open(description["map"]).convert("RGB")), e.map.image)
+    data = sum(t.numel() for t in tensors.values()) * 4  # float32, then a header of a few hundred bytes
+    assert 0 < description["weights_bytes"] - data < 1000
+    assert description["kind"] == name.lower() and description["n_classes"] == 0
+    picture = tmp_path / description["map"].split("/")[-1]
+    assert np.array_equal(np.asarray(Image.open(picture).convert("RGB")), e.map.image)
     assert explorer.export(e, tmp_path) == description and len(list(tmp_path.iterdir())) == 2  # same bytes, same files
     assert description["box"] == list(e.map.box) and description["xlim"] == list(e.map.xlim)
 
 
-def get(url):
+def test_the_conditional_vaes_file_says_it_takes_a_digit(shipped_models, tmp_path):
+    description = explorer.export(shipped_models.conditional, tmp_path)
+    assert description["kind"] == "cvae" and description["n_classes"] == 10
+    tensors = load_file(tmp_path / description["weights"].split("/")[-1])
+    assert tensors["fc1.weight"].shape == (512, 794) and tensors["fc3.weight"].shape == (512, 12)
+
+
+def get(url, headers=None):
     try:
-        with urllib.request.urlopen(url, timeout=30) as r:
-            return r.status, r.read()
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=30) as r:
+            return r.status, r.read(), r.headers
     except urllib.error.HTTPError as err:
-        return err.code, b""
+        return err.code, b"", err.headers
 
 
-def test_the_app_serves_the_exported_decoders_and_no_other_file(served_app):
+def test_the_app_serves_the_page_modules_and_the_exported_files_and_no_other_file(served_app):
     models, url = served_app
-    served = sorted(explorer.decoder_folder().glob("vae-*.safetensors"))
+    folder = explorer.decoder_folder()
+    served = sorted(folder.glob("vae-*.safetensors"))
     assert served
-    status, body = get(f"{url}gradio_api/file={served[0]}")
+    status, body, headers = get(f"{url}vae/files/{served[0].name}")
     assert status == 200 and body == served[0].read_bytes()
-    for path in (f"{explorer.decoder_folder()}/../../../../etc/passwd", f"{explorer.decoder_folder()}/..", str(explorer.decoder_folder().parent),
-                 str(ROOT / "app.py"), str(ROOT / "weights" / "mnist-vae" / "model.safetensors"),
-                 str(ROOT / "ui" / "explorer.py"), f"{explorer.decoder_folder()}/%2e%2e/%2e%2e/etc/passwd", "/etc/passwd",
-                 f"{explorer.decoder_folder()}/../decoders/../../../.bashrc"):
-        status, body = get(f"{url}gradio_api/file={path}")
+    status, body, headers = get(f"{url}vae/static/model.js")
+    assert status == 200 and body == (ROOT / "ui" / "static" / "model.js").read_bytes()
+    assert "javascript" in headers["content-type"]
+    etag = headers["etag"]
+    assert get(f"{url}vae/static/model.js", {"If-None-Match": etag})[0] == 304  # a second visit: not sent again
+    for path in ("vae/files/../../../../etc/passwd", "vae/files/%2e%2e/%2e%2e/etc/passwd", "vae/files/..",
+                 "vae/static/../explorer.py", "vae/static/%2e%2e/explorer.py", "vae/static/../../app.py",
+                 "vae/files/../decoders/../../../.bashrc"):
+        status, body, _ = get(f"{url}{path}")
+        assert status in (403, 404) and not body.startswith(b"\"\"\"") and b"root:" not in body, path
+    # gradio's own file route serves none of them: the page never asks for a server path
+    for path in (served[0], folder, ROOT / "app.py", ROOT / "weights" / "mnist-vae" / "model.safetensors",
+                 ROOT / "ui" / "static" / "model.js", "/etc/passwd"):
+        status, body, _ = get(f"{url}gradio_api/file={path}")
         assert status in (403, 404) and not body, path
 
 
@@ -195,7 +218,7 @@ def test_a_click_pins_the_point_the_sliders_follow_and_the_grid_follows_its_slid
         again.on("request", lambda r: fetched.append(r.url))
         open_latent_tab(again, served_app[1])
         again.close()
-        assert any(u.endswith(".png") and "decoders" in u for u in fetched)  # the map, through the HTTP cache
+        assert any(u.endswith(".png") and "vae/files/" in u for u in fetched)  # the map, through the HTTP cache
         assert not any(u.endswith(".safetensors") for u in fetched)
     finally:
         context.close()

@@ -4,13 +4,20 @@ Each tab module has `create_tab(demo, models, own)` (own: a gr.State holding the
 on the Train tab), which builds its components inside the current gr.Blocks and wires its handlers. Handlers are small functions from a visitor's raw input to named outputs; everything a visitor sends
 is checked in `inputs`, and pictures are made in `pictures`.
 """
+from pathlib import Path
+
 import gradio as gr
 from starlette.middleware import Middleware
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
 
 from . import compare, conditional, explorer, faces, latent, reconstruct, report, sample, training
 from .limits import BodyLimit
 from .models import Models, load_models, untrained_models
 
+STATIC = Path(__file__).resolve().parent / "static"  # the page's ES modules and style, served at vae/static/
+# the page's script: the sketchpad's brush, slider boxes, and each view's module (ui/static/page.js)
+HEAD = '<script type="module" src="vae/static/page.js"></script>'
 # Every 10 minutes, delete what gradio's cache received or this app wrote more than an hour ago.
 DELETE_CACHE = (600, 3600)
 MAX_FILE_SIZE = "20mb"  # uploads larger than this are refused by gradio before they are stored
@@ -20,63 +27,6 @@ An **autoencoder** (AE) squeezes each 28x28 digit into a point z in 2-D and back
 maps it to a whole Gaussian q(z|x) and is trained on the negative ELBO: reconstruction (BCE) plus KL(q(z|x) || N(0, I)).
 Both were trained on MNIST for 100 epochs with the same architecture (784-512-2-512-784); so were the VAEs with a
 lighter or heavier KL term (the β spectrum, in "AE to VAE") and a conditional VAE that is told the digit."""
-
-
-# The sketchpad draws at once: whenever neither brush nor eraser is selected (at load, after "Clear canvas"), the
-# brush is. Gradio's ImageEditor has no setting for its starting tool.
-# Enter in a slider's number box applies the number: gradio's slider sends its "release" when the box loses focus,
-# not on Enter, so Enter takes the focus away.
-BRUSH_READY = """() => {
-  document.addEventListener("keydown", (e) => {
-    const box = e.target;
-    if (e.key === "Enter" && box.matches && box.matches('input[type="number"]') &&
-        box.closest(".block") && box.closest(".block").querySelector('input[type="range"]')) {
-      box.blur();
-    }
-  }, true);
-  setInterval(() => {
-    for (const pad of document.querySelectorAll(".digit-sketch")) {
-      const brush = pad.querySelector('button[aria-label="Brush"]'), eraser = pad.querySelector('button[aria-label="Erase"]');
-      if (brush && !brush.classList.contains("highlight") && !(eraser && eraser.classList.contains("highlight"))) {
-        brush.click();
-      }
-    }
-  }, 300);
-}"""
-# Editor controls that do nothing useful here: pan and zoom on a 280x280 canvas, a colour picker for a fixed colour.
-CSS = """
-.digit-sketch button[aria-label="Pan"], .digit-sketch button[aria-label="Zoom in"],
-.digit-sketch button[aria-label="Zoom out"], .digit-sketch button[aria-label="Color"] { display: none !important; }
-/* tables: whole words in every cell (no "b/e/t/a"); a table wider than the screen scrolls, and a shadow at the edge
-   it continues past says so (the shadows are fixed to the box, the white covers are carried with the content) */
-.prose table { display: block; overflow-x: auto; max-width: 100%;
-  background-image: linear-gradient(to right, var(--background-fill-primary) 30%, transparent),
-    linear-gradient(to left, var(--background-fill-primary) 30%, transparent),
-    radial-gradient(farthest-side at 0 50%, rgba(0, 0, 0, 0.25), transparent),
-    radial-gradient(farthest-side at 100% 50%, rgba(0, 0, 0, 0.25), transparent);
-  background-position: left center, right center, left center, right center;
-  background-size: 40px 100%, 40px 100%, 14px 100%, 14px 100%;
-  background-repeat: no-repeat; background-attachment: local, local, scroll, scroll; }
-.prose th, .prose td { overflow-wrap: normal; word-break: keep-all; hyphens: none; }
-.prose th { white-space: nowrap; }
-/* a long formula scrolls on a phone instead of running off the screen */
-.prose .katex-display { overflow-x: auto; overflow-y: hidden; }
-#numbers table { font-size: 0.9em; }
-#numbers th, #numbers td { padding: 4px 8px; }
-/* the row of every model: on a phone it keeps a width where its captions read at 11 px, and scrolls */
-#every-model .image-frame { display: block; overflow-x: auto; }
-#every-model img { min-width: 560px; width: 100%; height: auto !important; max-height: none !important; }
-/* a 28x28 upload (the examples) is shown as large as its box, pixel for pixel, not at its native 28 pixels */
-/* a picture's label badge and buttons sit in a band above the picture, never on it; no "Share" button (nothing to
-   share it to), which leaves a long label its room on a phone */
-.icon-button-wrapper button[aria-label="Share"] { display: none; }
-.block:has(> label[data-testid="block-label"]:not(.hide)) > .image-container:has(.image-frame),
-.block:has(.icon-button-wrapper button) > .image-container:has(.image-frame) { padding-top: 30px; }
-/* the one-line caption under a picture; every text at least 11 px, even on a phone */
-.caption p { font-size: 13px !important; margin: 2px 0 6px; color: var(--body-text-color-subdued); }
-#upload img, #cvae-upload img { width: 100% !important; height: 100% !important; object-fit: contain;
-  image-rendering: pixelated; }
-"""
 
 
 def build_demo(models: Models, delete_cache=DELETE_CACHE) -> gr.Blocks:
@@ -97,14 +47,21 @@ def build_demo(models: Models, delete_cache=DELETE_CACHE) -> gr.Blocks:
     return demo
 
 
+def routes():
+    """The app's own folders: the page's modules (ui/static/) at vae/static/ and the files exported for the page
+    (explorer.decoder_folder(): models and maps, nothing else) at vae/files/. StaticFiles serves a folder's files and
+    nothing above it, with ETags (a second visit gets 304s) and .wasm as application/wasm."""
+    return [Mount("/vae/static", app=StaticFiles(directory=STATIC), name="vae-static"),
+            Mount("/vae/files", app=StaticFiles(directory=explorer.decoder_folder()), name="vae-files")]
+
+
 def launch(demo, **kwargs):
-    """demo.launch with what the page needs: its script and style, the upload size limit, the report's figures
-    (docs/figures/, the only folder of the repository served), the decoders exported for the page
-    (explorer.decoder_folder(), a cache folder holding only those files), and the bound on every other request's size
-    (ui.limits.BodyLimit)."""
-    return demo.launch(js=BRUSH_READY, css=CSS, max_file_size=MAX_FILE_SIZE,
-                       allowed_paths=[str(report.FIGURES), str(explorer.decoder_folder())],
-                       app_kwargs={"middleware": [Middleware(BodyLimit)]}, **kwargs)
+    """demo.launch with what the page needs: its modules and style (ui/static/, loaded once), the upload size limit,
+    the report's figures (docs/figures/, the only folder of the repository gradio serves as files), the folders of
+    `routes`, and the bound on every other request's size (ui.limits.BodyLimit)."""
+    return demo.launch(head=HEAD, css_paths=[STATIC / "page.css"], max_file_size=MAX_FILE_SIZE,
+                       allowed_paths=[str(report.FIGURES)],
+                       app_kwargs={"middleware": [Middleware(BodyLimit)], "routes": routes()}, **kwargs)
 
 
 __all__ = ["DELETE_CACHE", "MAX_FILE_SIZE", "launch", "Models", "build_demo", "load_models", "untrained_models"]
