@@ -14,46 +14,14 @@ import time
 from pathlib import Path
 
 import torch
-from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from train.classifier import read, train_classifier  # noqa: E402
 from train.mnist import load_mnist  # noqa: E402
 from vae_models import Autoencoder, ConditionalVAE, load_pretrained  # noqa: E402
 from vae_models.code_density import load_code_density, sample_code_density  # noqa: E402
-
-
-def classifier():
-    return nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
-
-
-def train_classifier(data, seed, epochs=2):
-    torch.manual_seed(seed)
-    (x, y), (tx, ty) = data["train"], data["test"]
-    net = classifier()
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    for _ in range(epochs):
-        for idx in torch.randperm(len(x)).split(128):
-            loss = nn.functional.cross_entropy(net(x[idx].view(-1, 1, 28, 28)), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    net.eval()
-    with torch.inference_mode():
-        accuracy = torch.cat([net(tx[i:i + 1000].view(-1, 1, 28, 28)).argmax(1) for i in range(0, len(tx), 1000)])
-    return net, (accuracy == ty).float().mean().item()
-
-
-@torch.inference_mode()
-def read(net, images):
-    """images (N, 784) in [0, 1] -> (recognised share, class histogram of the recognised)."""
-    p = torch.cat([net(images[i:i + 1000].view(-1, 1, 28, 28)).softmax(1) for i in range(0, len(images), 1000)])
-    confident, label = p.max(1)
-    ok = confident >= 0.9
-    return ok.float().mean().item(), torch.bincount(label[ok], minlength=10).float() / max(1, ok.sum().item())
 
 
 def main():

@@ -90,3 +90,61 @@ def test_a_resumed_ensemble_ends_exactly_as_an_uninterrupted_one(tmp_path):
     with pytest.raises(ValueError, match="other settings"):
         train_ensemble(members[:2], train_x, test_x, tmp_path / "cut", n_epochs=3, hidden_size=32, resume=True,
                        log=lambda s: None)
+
+
+def test_the_summary_is_the_mean_and_sample_sd_of_each_models_last_epoch():
+    from train.spread import summarise
+
+    rows = [{"model": "VAE", "beta": "1", "seed": s, "epoch": e, "test_loss": v + e, "test_log_px_quadrature": None}
+            for s, v in ((1, 140.0), (2, 142.0), (3, 147.0)) for e in (0, 1)]
+    rows = [{**r, **{m: 0.0 for m in ("train_loss", "train_bce", "train_kld", "test_bce", "test_kld")},
+             "test_codes_in_square": None, "prior_samples_recognised": None, "mixture_samples_recognised": None}
+            for r in rows]
+    (loss,) = [s for s in summarise(rows) if s["metric"] == "test_loss"]
+    assert (loss["n"], loss["mean"], loss["min"], loss["max"]) == (3, 144.0, 141.0, 148.0)
+    assert loss["sd"] == pytest.approx(math.sqrt(((141 - 144) ** 2 + (143 - 144) ** 2 + (148 - 144) ** 2) / 2))
+    assert not [s for s in summarise(rows) if s["metric"] == "test_log_px_quadrature"]  # no values: no row
+
+
+@pytest.mark.slow
+def test_a_finished_ensemble_publishes_its_spread_without_training_again(mnist_dir, tmp_path, capsys):
+    import statistics
+
+    from train.spread import EVALUATIONS, MEMBER_COLUMNS, SUMMARY_COLUMNS, read_csv
+
+    out, spread_dir = tmp_path / "runs", tmp_path / "spread"
+    argv = ["ensemble", "--betas", "0,1", "--seeds", "2", "--n_epochs", "2", "--hidden_layer_size", "32",
+            "--data_dir", str(mnist_dir), "--out_dir", str(out)]
+    main(argv)
+    trained = (out / "ensemble" / "ensemble_metrics.csv").read_bytes()
+    capsys.readouterr()
+    main(argv + ["--resume", "--spread_dir", str(spread_dir)])
+    log = capsys.readouterr().out
+    assert "epoch   " not in log and "Wrote members.csv" in log  # no epoch trained again
+    assert (out / "ensemble" / "ensemble_metrics.csv").read_bytes() == trained
+
+    members = read_csv(spread_dir / "members.csv")
+    assert tuple(members[0]) == MEMBER_COLUMNS and len(members) == 4 * 2
+    assert {(r["model"], r["beta"]) for r in members} == {("AE", ""), ("VAE", "1")}
+    for r in members:  # the evaluations on the last epoch only, and only where they apply
+        filled = {k for k in EVALUATIONS if r[k] != ""}
+        if r["epoch"] == "0":
+            assert not filled
+        elif r["model"] == "AE":
+            assert filled == {"test_codes_in_square", "prior_samples_recognised", "mixture_samples_recognised"}
+        else:
+            assert filled == {"test_codes_in_square", "prior_samples_recognised", "test_log_px_quadrature"}
+            assert float(r["test_log_px_quadrature"]) < 0
+    # every summary row recomputed from members.csv: mean and the sample standard deviation over the seeds
+    summary = read_csv(spread_dir / "summary.csv")
+    assert tuple(summary[0]) == SUMMARY_COLUMNS
+    assert {(r["model"], r["metric"]) for r in summary} >= {("AE", "test_loss"), ("VAE", "test_kld"),
+                                                           ("VAE", "test_log_px_quadrature")}
+    for s in summary:
+        values = [float(r[s["metric"]]) for r in members
+                  if r["model"] == s["model"] and r["epoch"] == "1" and r[s["metric"]] != ""]
+        assert int(s["n"]) == len(values) == 2
+        assert float(s["mean"]) == pytest.approx(statistics.mean(values), rel=1e-12, abs=1e-12)
+        assert float(s["sd"]) == pytest.approx(statistics.stdev(values), rel=1e-9, abs=1e-12)
+        assert float(s["min"]) == min(values) and float(s["max"]) == max(values)
+    assert (spread_dir / "loss_band.png").stat().st_size > 1000

@@ -28,7 +28,7 @@ from vae_models import Autoencoder, ConditionalVAE, ConvVAE, WeightsError, load_
 from vae_models.code_density import fit_code_density, save_code_density
 from vae_models.loading import MAX_PARAMETERS, MAX_SIZE
 
-from . import artifacts, ensemble
+from . import artifacts, ensemble, spread
 from .celeba import load_celeba
 from .evaluate import evaluate_model, format_gaps, format_paired, format_result, gap_split
 from .export import (check_weights_dir, encode_all, mnist_figures, training_facts, write_mnist_extras,
@@ -219,7 +219,11 @@ def build_parser():
     en.add_argument("--out_dir", default="results", help="where results/<exp_name>/ is written (default results)")
     en.add_argument("--device", type=device, default="cpu",
                     help="cpu or cuda (default cpu; the batched step has not yet been run on a GPU)")
-    en.add_argument("--resume", action="store_true", help="continue from the last finished epoch's checkpoint")
+    en.add_argument("--resume", action="store_true", help="continue from the last finished epoch's checkpoint; on a "
+                    "finished run, only write the --spread_dir files")
+    en.add_argument("--spread_dir", default=None,
+                    help="at the end, evaluate every member and write members.csv, summary.csv and loss_band.png "
+                         "here (the report's: docs/figures/spread)")
     en.set_defaults(func=run_ensemble)
 
     # --help tells the whole story: the commands, mnist's flags, then every other command's flags
@@ -494,9 +498,12 @@ def run_ensemble(args):
                        "no '.' or '..', at most 255 bytes)")
     data = load_mnist(args.data_dir)
     try:
-        return ensemble.run(args, data["train"][0], data["test"][0])
+        rows = ensemble.run(args, data["train"][0], data["test"][0])
     except (FileExistsError, ensemble.ResumeError) as e:
         raise RunError(str(e)) from None
+    if args.spread_dir:
+        spread.write_spread(Path(args.out_dir) / args.exp_name, rows, data, args.spread_dir)
+    return rows
 
 
 def run_density(args):
