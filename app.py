@@ -32,7 +32,9 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     try:
-        demo = build_demo(load_models(args.weights, args.celeba))
+        models = load_models(args.weights, args.celeba)
+        print(models.start_line())
+        demo = build_demo(models)
     except WeightsError as e:
         sys.exit(f"error: cannot start VAE Explorer: {e}")
     launch(demo, server_name=args.host, server_port=args.port, share=args.share)

@@ -22,16 +22,16 @@ HEAD = '<script type="module" src="vae/static/page.js"></script>'
 DELETE_CACHE = (600, 3600)
 MAX_FILE_SIZE = "20mb"  # uploads larger than this are refused by gradio before they are stored
 
-INTRO = """# VAE Explorer
-An **autoencoder** (AE) squeezes each 28x28 digit into a point z in 2-D and back; a **variational autoencoder** (VAE)
-maps it to a whole Gaussian q(z|x) and is trained on the negative ELBO: reconstruction (BCE) plus KL(q(z|x) || N(0, I)).
-Both were trained on MNIST for 100 epochs with the same architecture (784-512-2-512-784); so were the VAEs with a
-lighter or heavier KL term (the β spectrum, in "AE to VAE") and a conditional VAE that is told the digit."""
+def intro(models: Models) -> str:
+    """The page's first two lines: what an AE and a VAE are, and what is loaded (from the models' own records)."""
+    return ("# VAE Explorer\nAn **autoencoder** (AE) maps a 28x28 digit to a point z in 2-D and back; a **variational "
+            "autoencoder** (VAE) maps it to a Gaussian q(z|x) and is trained on the negative ELBO. "
+            + models.loaded()[0].upper() + models.loaded()[1:])
 
 
 def build_demo(models: Models, delete_cache=DELETE_CACHE) -> gr.Blocks:
     with gr.Blocks(title="VAE Explorer", delete_cache=delete_cache) as demo:
-        gr.Markdown(INTRO)
+        gr.Markdown(intro(models))
         # the visitor's own model, once trained in the Train tab (training.OwnModel): about 3 MB a visitor, so it is
         # dropped an hour after it was last set
         own = gr.State(None, time_to_live=3600)
@@ -55,11 +55,18 @@ def routes():
             Mount("/vae/files", app=StaticFiles(directory=explorer.decoder_folder()), name="vae-files")]
 
 
+# gradio's own theme but for one font file: its bundled SourceSansPro-SemiBold.woff2 holds 55 glyphs, so every
+# weight-600 text (the title, table headers, labels) mixed two fonts ("VᴀE"). With weights 400 and 700 only, the
+# browser draws 600 with the complete Bold file.
+THEME = gr.themes.Default(font=(gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)), "ui-sans-serif",
+                                "system-ui", "sans-serif"))
+
+
 def launch(demo, **kwargs):
     """demo.launch with what the page needs: its modules and style (ui/static/, loaded once), the upload size limit,
     the report's figures (docs/figures/, the only folder of the repository gradio serves as files), the folders of
     `routes`, and the bound on every other request's size (ui.limits.BodyLimit)."""
-    return demo.launch(head=HEAD, css_paths=[STATIC / "page.css"], max_file_size=MAX_FILE_SIZE,
+    return demo.launch(theme=THEME, head=HEAD, css_paths=[STATIC / "page.css"], max_file_size=MAX_FILE_SIZE,
                        allowed_paths=[str(report.FIGURES)],
                        app_kwargs={"middleware": [Middleware(BodyLimit)], "routes": routes()}, **kwargs)
 

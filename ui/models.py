@@ -36,6 +36,18 @@ class Explorer:
     # for a VAE: the log p(x) below which an input does not look like a digit to it (log_px.json, written by
     # `python -m train.likelihood`: the test set's 0.1% quantile); None where it was not computed
     log_px_floor: float | None = None
+    training: dict = field(default_factory=dict)  # its training.json (how it was trained), where it has one
+
+    @property
+    def epochs(self) -> int | None:
+        """How many epochs it was trained: its training record's, else its last metrics row's; None if unknown."""
+        n = self.training.get("n_epochs")
+        if isinstance(n, int) and not isinstance(n, bool) and n > 0:
+            return n
+        try:
+            return int(self.metrics["epoch"]) + 1
+        except (KeyError, TypeError, ValueError):
+            return None
 
     @classmethod
     def build(cls, name, model, mu, labels, metrics=None, loss_curve=None, density=None, beta=None):
@@ -56,9 +68,50 @@ class Models:
     examples: list = field(default_factory=list)  # paths of digit_0.png ... digit_9.png
     faces_note: str = ""  # why there is no faces model, for the Faces tab
 
+    def vaes_by_beta(self):
+        """The VAEs of the spectrum other than beta 1, by beta."""
+        return [e for e in self.spectrum.values() if e.beta is not None and e.beta != 1]
+
+    def loaded(self) -> str:
+        """What is loaded, in one sentence for the page: the models, how long they were trained, the other betas."""
+        ae, vae = self.explorers["AE"], self.explorers["VAE"]
+        trained = [e.epochs for e in (ae, vae)]
+        if trained[0] == trained[1] and trained[0] is not None:
+            text = f"the AE and the VAE here were trained on MNIST for {epochs(trained[0])}"
+        else:
+            text = "the AE and the VAE here were trained on MNIST" + (
+                f" ({epochs(trained[0]) if trained[0] else 'epochs unknown'} and "
+                f"{epochs(trained[1]) if trained[1] else 'epochs unknown'})" if any(trained) else "")
+        more = self.vaes_by_beta()
+        parts = []
+        if more:
+            parts.append(f"VAEs with β = {', '.join(f'{e.beta:g}' for e in more)}")
+        if self.conditional is not None:
+            parts.append("a conditional VAE")
+        return text + (", beside " + " and ".join(parts) if parts else "") + "."
+
+    def start_line(self) -> str:
+        """One line for the operator at start: what was loaded, which tabs are off and why."""
+        names = [f"{e.name} ({epochs(e.epochs) if e.epochs else 'epochs unknown'})"
+                 for e in [*self.spectrum.values(), *([self.conditional] if self.conditional else [])]]
+        off = []
+        if self.conditional is None:
+            off.append("Conditional VAE (no conditional VAE in the weights folder)")
+        if self.faces is None:
+            off.append("Faces (no CelebA model)")
+        if self.subset is None:
+            off.append("Train (no mnist-subset.safetensors in the weights folder: python -m train subset writes it)")
+        if len(self.spectrum) < 3:
+            off.append("AE to VAE shows only the AE and the VAE (no VAE of another beta)")
+        return f"Loaded {', '.join(names)}" + (f"; off: {'; '.join(off)}" if off else "; every tab on") + "."
+
     @property
     def example_folder(self):
         return Path(self.examples[0]).parent if self.examples else None
+
+
+def epochs(n):
+    return f"{n} epoch" + ("s" if n != 1 else "")
 
 
 def load_explorer(name, folder):
@@ -89,6 +142,11 @@ def load_explorer(name, folder):
                            f"dimensions, not the model's {mu.shape[1]}.")
     explorer = Explorer.build(name, model, mu, labels, metrics, str(curve) if curve.exists() else None, density,
                               facts.beta if facts is not None else None)
+    try:
+        record = read_json(folder / "training.json") if (folder / "training.json").exists() else {}
+    except (OSError, ValueError) as e:
+        raise WeightsError(f"{folder}: training.json is damaged ({type(e).__name__}).") from None
+    explorer.training = record if isinstance(record, dict) else {}
     try:
         explorer.log_px_floor = float(read_json(folder / "log_px.json")["floor"])
     except FileNotFoundError:
