@@ -48,10 +48,35 @@ def test_resume_after_an_interruption_equals_an_uninterrupted_run(mnist_dir, tmp
     run(mnist_dir, tmp_path, *[a.format("resumed") for a in common], str(tmp_path / "w2"), "--n_epochs", "1")
     run(mnist_dir, tmp_path, *[a.format("resumed") for a in common], str(tmp_path / "w2"), "--n_epochs", "3",
         "--resume", "--replace_weights")
-    a, b = load_file(tmp_path / "w1" / "model.safetensors"), load_file(tmp_path / "w2" / "model.safetensors")
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert (tmp_path / "w1" / "model.safetensors").read_bytes() == (tmp_path / "w2" / "model.safetensors").read_bytes()
     results = tmp_path / "results"
     assert (results / "straight" / "perf_metrics.csv").read_text() == (results / "resumed" / "perf_metrics.csv").read_text()
+
+    # The default folder name holds the epoch count: a 2-epoch run resumed with --n_epochs 3 is the same run,
+    # continued in its folder, renamed to ep=3, and ends with the uninterrupted run's bytes.
+    flags = ["--autoencoder_type", "vae", "--weights_dir", str(tmp_path / "w3")]
+    run(mnist_dir, tmp_path, *flags, "--n_epochs", "2")
+    run(mnist_dir, tmp_path, *flags, "--n_epochs", "3", "--resume", "--replace_weights")
+    assert (tmp_path / "w1" / "model.safetensors").read_bytes() == (tmp_path / "w3" / "model.safetensors").read_bytes()
+    assert not (results / "AE-arch=vae(512)-lr=0.001-ep=2").exists()
+    assert ((results / "AE-arch=vae(512)-lr=0.001-ep=3" / "perf_metrics.csv").read_text()
+            == (results / "straight" / "perf_metrics.csv").read_text())
+
+
+def test_resume_with_more_epochs_continues_only_the_same_run(mnist_dir, tmp_path, capsys):
+    flags = ["--autoencoder_type", "vae", "--weights_dir", str(tmp_path / "w"), "--n_epochs"]
+    results = tmp_path / "results"
+    run(mnist_dir, tmp_path, *flags, "1", "--seed", "1")
+    # another seed is another run: started from scratch in its own folder, the seed-1 run left where it was
+    run(mnist_dir, tmp_path, *flags, "2", "--resume", "--replace_weights")
+    assert "No checkpoint in" in capsys.readouterr().out
+    assert sorted(p.name for p in results.iterdir()) == ["AE-arch=vae(512)-lr=0.001-ep=1",
+                                                         "AE-arch=vae(512)-lr=0.001-ep=2"]
+    # two runs that --n_epochs 4 could continue: one sentence asks which, and nothing is renamed
+    shutil.copytree(results / "AE-arch=vae(512)-lr=0.001-ep=2", results / "AE-arch=vae(512)-lr=0.001-ep=3")
+    with pytest.raises(SystemExit, match=r"could continue any of .*ep=2, .*ep=3; pass the --exp_name"):
+        run(mnist_dir, tmp_path, *flags, "4", "--resume", "--replace_weights")
+    assert len(list(results.iterdir())) == 3
 
 
 def test_resume_discards_metrics_written_after_the_last_checkpoint(mnist_dir, tmp_path):
