@@ -10,11 +10,14 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-# gradio's cache of this session's own, set before gradio is imported: in the shared /tmp/gradio, another app's
-# cache cleaner (delete_cache) may delete the files this session's app is serving
-OWN_CACHE = None
-if "GRADIO_TEMP_DIR" not in os.environ:
-    OWN_CACHE = os.environ["GRADIO_TEMP_DIR"] = tempfile.mkdtemp(prefix="vae-explorer-tests-")
+# The run's own temporary folder, removed when it ends, set before gradio is imported: gradio_client leaves a
+# <40 hex> folder for every file it downloads, gradio its cache, pytest its tmp_path folders, chromium its profiles;
+# all of them go here (TMPDIR for this process and its subprocesses), none to the system's. And gradio's cache is
+# the session's own: in the shared /tmp/gradio another app's cache cleaner (delete_cache) may delete the files this
+# session's app is serving.
+OWN_TMP = tempfile.mkdtemp(prefix="vae-explorer-tests-")
+os.environ["TMPDIR"] = tempfile.tempdir = OWN_TMP
+os.environ["GRADIO_TEMP_DIR"] = os.path.join(OWN_TMP, "gradio")
 
 
 from train.mnist import FILES, write_idx  # noqa: E402
@@ -22,8 +25,7 @@ from vae_models import loss_function  # noqa: E402
 
 
 def pytest_unconfigure(config):
-    if OWN_CACHE:
-        shutil.rmtree(OWN_CACHE, ignore_errors=True)
+    shutil.rmtree(OWN_TMP, ignore_errors=True)
 
 
 def fake_digits(n, seed):

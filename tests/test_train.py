@@ -528,3 +528,20 @@ def test_hostile_weights_folders_are_one_sentence_in_evaluate_and_the_app(mnist_
     save_file({k: v.to(torch.int8) for k, v in load_file(vae / "model.safetensors").items()}, vae / "model.safetensors")
     with pytest.raises(SystemExit, match="holds I8 values"):
         main(["evaluate", str(vae), "--data_dir", str(mnist_dir), "--n_samples", "2", "--grid", "0"])
+
+
+@pytest.mark.parametrize("shape, grid", [((64, 1, 28, 28), dict(nrow=8, padding=2, pad_value=0.5)),
+                                         ((16, 1, 28, 28), dict(nrow=20, padding=2, pad_value=0.5)),
+                                         ((7, 3, 5, 4), dict(nrow=3, padding=8, pad_value=1.0)),
+                                         ((1, 1, 28, 28), dict(nrow=8, padding=2, pad_value=0.5)),
+                                         ((1, 28, 28), dict())])
+def test_the_trainers_image_grids_are_torchvisions(tmp_path, shape, grid):
+    torchvision_utils = pytest.importorskip("torchvision.utils")
+    from train import figures
+
+    images = torch.rand(shape, generator=torch.Generator().manual_seed(0))
+    images[..., 0, 0] = 0.5 / 255  # a value exactly between two bytes: rounded half up by both
+    assert torch.equal(figures.make_grid(images, **grid), torchvision_utils.make_grid(images, **grid))
+    figures.save_image(images, tmp_path / "ours.png", **grid)
+    torchvision_utils.save_image(images, tmp_path / "theirs.png", **grid)
+    assert (tmp_path / "ours.png").read_bytes() == (tmp_path / "theirs.png").read_bytes()

@@ -36,7 +36,6 @@ from .export import (check_weights_dir, encode_all, mnist_figures, training_fact
                      write_training_json)
 from .loop import LoopConfig, RunError, train
 from .mnist import DataError, load_mnist, pack_subset, read_split
-from .report import measure_claims, posterior_analysis, spectrum_figures, write_report_figures
 
 MAX_SEED = 2**63 - 1
 MAX_MC_IMAGES = 2**17  # n_mc_samples x batch_size: the decoded images of one step (128 x 1024 = 0.4 GB of logits)
@@ -484,6 +483,8 @@ def run_evaluate(args):
 
 
 def run_report(args):
+    from .report import measure_claims, posterior_analysis, write_report_figures  # matplotlib: only here
+
     folders = {name: Path(args.weights) / f"mnist-{name.lower()}" for name in ("AE", "VAE")}
     data = load_mnist(args.data_dir)
     lines, results = [], {}
@@ -501,6 +502,8 @@ def run_report(args):
 
 
 def run_spectrum(args):
+    from .report import spectrum_figures  # matplotlib: only here
+
     Path(args.out).mkdir(parents=True, exist_ok=True)
     lines = spectrum_figures(args.weights, load_mnist(args.data_dir), args.out, load_weights)
     print("\n".join(lines))
