@@ -123,3 +123,17 @@ def served_app(shipped_models):
     _, url, _ = launch(demo, prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
     yield shipped_models, url
     demo.close()
+
+
+@pytest.fixture(scope="session")
+def untrained_app():
+    """The app built from ui.untrained_models (small, untrained: what the shipped weights do not matter for), with the
+    shipped example digits, launched in this process on a free local port; -> (demo, url)."""
+    from ui import build_demo, launch, untrained_models
+
+    models = untrained_models()
+    models.examples = sorted((ROOT / "weights" / "mnist-vae" / "examples").glob("digit_*.png"))  # the load event
+    demo = build_demo(models)
+    _, url, _ = launch(demo, prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
+    yield demo, url
+    demo.close()
