@@ -6,8 +6,7 @@ from .artifacts import atomic_path
 
 
 def pyplot():
-    """matplotlib.pyplot on the Agg backend (figures go to files; no display needed), imported at the first figure:
-    a command that draws none (python -m train --help, an epoch) does not pay for it."""
+    """matplotlib.pyplot on the Agg backend (figures go to files; no display needed), for the report's figures."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -16,13 +15,23 @@ def pyplot():
     return plt
 
 
+def new_figure(**kwargs):
+    """A matplotlib Figure without pyplot, whose import (its backends, its figure manager) a training run need not
+    pay for; savefig renders it with Agg. -> (fig, ax)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(**kwargs)
+    return fig, fig.subplots()
+
+
 def save_figure(fig, path, tight=True):
     """fig -> a PNG at path (atomically), then closed: every figure of the trainer and the report ends here."""
     if tight:
         fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp)
-    pyplot().close(fig)
+    if fig.canvas.manager is not None:  # made by pyplot (the report's): pyplot holds it until it is closed
+        pyplot().close(fig)
 
 
 def make_grid(images, nrow=8, padding=2, pad_value=0.0):
@@ -69,7 +78,7 @@ def save_class_grids(grids, path, per_row=5):
 
 def plot_loss_curve(rows, path, title=""):
     epochs = [r["epoch"] for r in rows]
-    fig, ax = pyplot().subplots(figsize=(6, 4), dpi=100)
+    fig, ax = new_figure(figsize=(6, 4), dpi=100)
     ax.plot(epochs, [r["train_loss"] for r in rows], label="train")
     ax.plot(epochs, [r["test_loss"] for r in rows], label="test")
     ax.set_xlabel("epoch")
@@ -82,7 +91,7 @@ def plot_loss_curve(rows, path, title=""):
 
 def plot_latent_scatter(mu, labels, path, title=""):
     """The test-set codes mu (N, 2), coloured by digit, with a colour bar (manifold.png)."""
-    fig, ax = pyplot().subplots(figsize=(6, 5), dpi=100)
+    fig, ax = new_figure(figsize=(6, 5), dpi=100)
     points = ax.scatter(mu[:, 0], mu[:, 1], c=labels, cmap="tab10", s=2, vmin=-0.5, vmax=9.5)
     fig.colorbar(points, ax=ax, ticks=range(10), label="digit")
     ax.set_xlabel("$z_1$")
