@@ -22,11 +22,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def timed(cmd):
+def timed(cmd, env=None):
     """Run cmd from the repository root -> (wall seconds, CPU seconds of the process and its children)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, env=env)
     wall = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -37,10 +37,14 @@ def main():
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--data_dir", default="data")
+    p.add_argument("--threads", type=int, default=None,
+                   help="OMP_NUM_THREADS for both processes (default: torch's own choice, one a core); on a busy "
+                        "machine 1 gives the steadier ratios")
     args = p.parse_args()
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)} if args.threads else None
     data = str(Path(args.data_dir).absolute())
     print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}; "
-          f"{os.cpu_count()} CPUs", flush=True)
+          f"{os.cpu_count()} CPUs; threads {args.threads or 'torch default'}", flush=True)
     # the project's data cache and the reference's torchvision files are made once, before any timing
     subprocess.run([sys.executable, "-c", f"from train.mnist import load_mnist; load_mnist({data!r})"], cwd=ROOT,
                    check=True)
@@ -57,7 +61,7 @@ def main():
                 "help": [sys.executable, "-m", "train", "--help"],
             }
             for name in (("project", "reference", "help") if r % 2 == 0 else ("reference", "project", "help")):
-                times[name].append(timed(runs[name]))
+                times[name].append(timed(runs[name], env))
             print(f"repeat {r}: " + ", ".join(f"{n} {w:.2f} s wall, {c:.2f} s CPU" for n, (w, c) in
                                                ((n, times[n][-1]) for n in times)), flush=True)
     med = {n: (statistics.median(w for w, _ in t), statistics.median(c for _, c in t)) for n, t in times.items()}

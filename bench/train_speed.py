@@ -61,7 +61,12 @@ def main():
     p.add_argument("--kind", choices=["ae", "vae"], default="vae")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch's CPU threads (default: torch's own choice, one a core); on a busy machine 1 gives "
+                        "the steadier ratios, as a waiting thread spins and is counted as CPU time")
     args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.device.startswith("cuda"):
         from step_timing import report, time_steps
 
