@@ -56,8 +56,8 @@ def main():
                 "project": [sys.executable, "-m", "train", "--autoencoder_type", "vae", "--n_epochs", str(args.epochs),
                             "--data_dir", data, "--out_dir", str(out / "results"), "--weights_dir", str(out / "w"),
                             "--quiet"],
-                "reference": [sys.executable, "bench/reference_vae.py", "--epochs", str(args.epochs), "--data_dir", data,
-                              "--out", str(out / "reference")],
+                "reference": [sys.executable, "bench/reference_vae.py", "--epochs", str(args.epochs),
+                              "--data_dir", data, "--out", str(out / "reference")],
                 "help": [sys.executable, "-m", "train", "--help"],
             }
             for name in (("project", "reference", "help") if r % 2 == 0 else ("reference", "project", "help")):

@@ -313,7 +313,8 @@ def check_outputs(args, settings=None):
     files, and what could not be written; then say where the run will write. Raises RunError.
 
     --resume with more epochs than a run was started with continues it (a run whose checkpoint has these run
-    settings, LoopConfig.run_settings): its folder is renamed to the new epoch count, ...-ep=2 becoming ...-ep=3, once every check passed."""
+    settings, LoopConfig.run_settings): once every check has passed, its folder is renamed to the new epoch count,
+    ...-ep=2 becoming ...-ep=3."""
     run_dir = Path(args.out_dir) / args.exp_name
     earlier = None
     if not ((run_dir / "checkpoint.safetensors").exists() or (run_dir / "perf_metrics.csv").exists()):
