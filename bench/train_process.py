@@ -1,6 +1,6 @@
 """The 3-epoch training command as a whole process (start, data, epochs, export), against the reference script.
 
-    python bench/train_process.py [--epochs 3] [--repeats 3] [--data_dir data]
+    python bench/train_process.py [--epochs 3] [--repeats 3] [--data_dir data] [--threads N]
 
 Runs, alternating in one run so that both meet the same machine, `python -m train --autoencoder_type vae --n_epochs 3
 --quiet` (into a temporary folder removed at the end) and bench/reference_vae.py (pytorch/examples' vae/main.py with

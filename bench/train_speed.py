@@ -1,6 +1,6 @@
 """Time one MNIST training epoch: the project's trainer against the assignment's reference pipeline, side by side.
 
-    python bench/train_speed.py [--data_dir data] [--kind vae] [--repeats 3] [--device cpu|cuda]
+    python bench/train_speed.py [--data_dir data] [--kind vae] [--repeats 3] [--device cpu|cuda] [--threads N]
 
 On a GPU (the default where there is one) it prints instead the eager step, the trainer's CUDA-graph step and the
 graph's floor side by side for one epoch of real MNIST (bench/step_timing.py).
