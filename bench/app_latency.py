@@ -11,6 +11,7 @@ to the first answer, then for each endpoint the
 p50 and p95 of `calls` sequential requests and of `calls` requests per client from `clients` concurrent clients,
 and the ratio of each to the no-op's: what our own work costs on top of gradio's round trip.
 """
+import own_tmp  # noqa: F401  (first: this run's temporary files in a folder removed at exit)
 import argparse
 import statistics
 import subprocess

@@ -8,6 +8,7 @@ suffice to serve the app), starts `python app.py` there in a subprocess, and rea
 bench/app_latency.py `calls` times while one of them trains a VAE in the Train tab (3 epochs of 10,000 digits), and
 VmHWM, the resident peak of the whole run. A free CPU Space has 16 GB of memory and 2 vCPUs.
 """
+import own_tmp  # noqa: F401  (first: this run's temporary files in a folder removed at exit)
 import argparse
 import shutil
 import subprocess

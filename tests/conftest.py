@@ -10,20 +10,29 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-# gradio's cache of this session's own, set before gradio is imported: in the shared /tmp/gradio, another app's
-# cache cleaner (delete_cache) may delete the files this session's app is serving
-OWN_CACHE = None
-if "GRADIO_TEMP_DIR" not in os.environ:
-    OWN_CACHE = os.environ["GRADIO_TEMP_DIR"] = tempfile.mkdtemp(prefix="vae-explorer-tests-")
-
 
 from train.mnist import FILES, write_idx  # noqa: E402
 from vae_models import loss_function  # noqa: E402
 
+OWN_TMP = None  # the run's temporary folder (pytest_configure)
+
+
+def pytest_configure(config):
+    """The run's own temporary folder, removed when it ends, set before the test modules import gradio:
+    gradio_client leaves a <40 hex> folder for every file it downloads, gradio its cache, pytest its tmp_path
+    folders, chromium its profiles; all of them go here (TMPDIR for this process and its subprocesses), none to the
+    system's. And gradio's cache is the session's own: in the shared /tmp/gradio another app's cache cleaner
+    (delete_cache) may delete the files this session's app is serving. (In a hook, not at import: a benchmark that
+    imports this module's helpers keeps its own temporary folder.)"""
+    global OWN_TMP
+    OWN_TMP = tempfile.mkdtemp(prefix="vae-explorer-tests-")
+    os.environ["TMPDIR"] = tempfile.tempdir = OWN_TMP
+    os.environ["GRADIO_TEMP_DIR"] = os.path.join(OWN_TMP, "gradio")
+
 
 def pytest_unconfigure(config):
-    if OWN_CACHE:
-        shutil.rmtree(OWN_CACHE, ignore_errors=True)
+    if OWN_TMP:
+        shutil.rmtree(OWN_TMP, ignore_errors=True)
 
 
 def fake_digits(n, seed):
@@ -120,4 +129,18 @@ def served_app(shipped_models):
     demo = build_demo(shipped_models)
     _, url, _ = launch(demo, prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
     yield shipped_models, url
+    demo.close()
+
+
+@pytest.fixture(scope="session")
+def untrained_app():
+    """The app built from ui.untrained_models (small, untrained: what the shipped weights do not matter for), with the
+    shipped example digits, launched in this process on a free local port; -> (demo, url)."""
+    from ui import build_demo, launch, untrained_models
+
+    models = untrained_models()
+    models.examples = sorted((ROOT / "weights" / "mnist-vae" / "examples").glob("digit_*.png"))  # the load event
+    demo = build_demo(models)
+    _, url, _ = launch(demo, prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
+    yield demo, url
     demo.close()

@@ -27,6 +27,13 @@ def client(served_app):
 
 
 @pytest.fixture(scope="module")
+def untrained(untrained_app):
+    """A client of the app of small untrained models: for what does not depend on the shipped weights (reading
+    uploads, the outputs' shapes, seeds, bad input), at a fraction of the trained models' cost per request."""
+    return Client(untrained_app[1], verbose=False)
+
+
+@pytest.fixture(scope="module")
 def images(tmp_path_factory):
     """The same digit in every form a user may upload, and some things that are not digits at all."""
     d = tmp_path_factory.mktemp("uploads")
@@ -45,11 +52,11 @@ def images(tmp_path_factory):
     return d
 
 
-def test_every_form_of_the_same_digit_is_reconstructed_alike(client, images):
+def test_every_form_of_the_same_digit_is_reconstructed_alike(untrained, images):
     seen = {}
     for name in ["white_on_black.png", "black_on_white.jpg", "palette.png", "sixteen_bit.png", "rgba.png",
                  "greyscale.png"]:
-        result = client.predict(handle_file(str(images / name)), api_name="/reconstruct_upload")
+        result = untrained.predict(handle_file(str(images / name)), api_name="/reconstruct_upload")
         model_input, ae, vae, table, ae_map, vae_map, vae_draws, posterior, every, posterior_note, _ = result
         assert "−ELBO = BCE + KL" in table and "| AE |" in table and "(quadrature)" in posterior_note
         assert Image.open(posterior).size == (240, 240)
@@ -68,60 +75,60 @@ def test_every_form_of_the_same_digit_is_reconstructed_alike(client, images):
                                            ("blank.png", "No digit found"),
                                            ("huge.png", "10000x10000 pixels; please upload one of at most"),
                                            ("strip.png", "40000x8 pixels, too long and thin")])
-def test_bad_uploads_get_a_clear_message(client, images, name, message):
+def test_bad_uploads_get_a_clear_message(untrained, images, name, message):
     with pytest.raises(AppError, match=message):
-        client.predict(handle_file(str(images / name)), api_name="/reconstruct_upload")
+        untrained.predict(handle_file(str(images / name)), api_name="/reconstruct_upload")
 
 
-def test_a_drawing_on_the_sketchpad_is_reconstructed(client, images, tmp_path):
+def test_a_drawing_on_the_sketchpad_is_reconstructed(untrained, images, tmp_path):
     canvas = np.full((280, 280, 4), 255, np.uint8)
     canvas[60:220, 130:150, :3] = 0  # a black vertical stroke: a "1"
     Image.fromarray(canvas).save(tmp_path / "drawing.png")
     sketch = {"background": None, "layers": [], "composite": handle_file(str(tmp_path / "drawing.png"))}
-    model_input, _, _, table, *_ = client.predict(sketch, api_name="/reconstruct_drawing")
+    model_input, _, _, table, *_ = untrained.predict(sketch, api_name="/reconstruct_drawing")
     x = np.asarray(Image.open(model_input).convert("L")) > 127
     assert 0.02 < x.mean() < 0.2 and "VAE" in table
     # a cleared canvas (no composite, or a blank one) quietly resets the outputs: no error
     empty = {"background": None, "layers": [], "composite": None}
-    model_input, ae, vae, table, ae_map, vae_map, draws, posterior, every, *_ = client.predict(empty,
+    model_input, ae, vae, table, ae_map, vae_map, draws, posterior, every, *_ = untrained.predict(empty,
                                                                                          api_name="/reconstruct_drawing")
     assert model_input is None and ae is None and draws is None and posterior is None and every is None
     assert "Draw a digit" in table
     Image.fromarray(np.full((280, 280, 4), 255, np.uint8)).save(tmp_path / "white.png")
-    blank = client.predict({**empty, "composite": handle_file(str(tmp_path / "white.png"))},
+    blank = untrained.predict({**empty, "composite": handle_file(str(tmp_path / "white.png"))},
                            api_name="/reconstruct_drawing")
     assert blank[0] is None and "Draw a digit" in blank[3]
 
 
-def test_the_ae_samples_from_its_code_mixture_as_well(client):
-    vae, ae_prior, ae_mixture, yours, _ = client.predict(16, 3, api_name="/sample")
+def test_the_ae_samples_from_its_code_mixture_as_well(untrained):
+    vae, ae_prior, ae_mixture, yours, _ = untrained.predict(16, 3, api_name="/sample")
     assert yours is None  # this visitor has trained no model
     pictures = [np.asarray(Image.open(p)) for p in (vae, ae_prior, ae_mixture)]
     assert all(p.shape == pictures[0].shape for p in pictures) and not np.array_equal(pictures[1], pictures[2])
 
 
-def test_samples_depend_on_the_seed_only(client):
-    a = client.predict(16, 3, api_name="/sample")
-    b = client.predict(16, 3, api_name="/sample")
-    c = client.predict(16, 4, api_name="/sample")
+def test_samples_depend_on_the_seed_only(untrained):
+    a = untrained.predict(16, 3, api_name="/sample")
+    b = untrained.predict(16, 3, api_name="/sample")
+    c = untrained.predict(16, 4, api_name="/sample")
     pixels = [np.asarray(Image.open(p[0])) for p in (a, b, c)]
     assert np.array_equal(pixels[0], pixels[1]) and not np.array_equal(pixels[0], pixels[2])
     with pytest.raises(AppError, match="number of samples must be a whole number from 1 to 400"):
-        client.predict(0, 3, api_name="/sample")
+        untrained.predict(0, 3, api_name="/sample")
 
 
-def test_latent_grid_decode_point_and_interpolation(client):
-    grid, grid_map = client.predict("VAE", 5, 2.0, api_name="/latent_grid")
+def test_latent_grid_decode_point_and_interpolation(untrained):
+    grid, grid_map = untrained.predict("VAE", 5, 2.0, api_name="/latent_grid")
     assert Image.open(grid).size == (5 * 30 + 2, 5 * 30 + 2)  # 28 px digits with 2 px padding
-    digit, point_map = client.predict("AE", 0.5, -1.0, api_name="/decode_point")
+    digit, point_map = untrained.predict("AE", 0.5, -1.0, api_name="/decode_point")
     assert Image.open(digit).size == (168, 168)
-    strip, path_map = client.predict("VAE", handle_file(str(EXAMPLES[3])), handle_file(str(EXAMPLES[8])), 6,
+    strip, path_map = untrained.predict("VAE", handle_file(str(EXAMPLES[3])), handle_file(str(EXAMPLES[8])), 6,
                                      api_name="/interpolate")
     assert Image.open(strip).size[0] == (8 * 30 + 2) * 3  # the two inputs at the ends, 6 decodes between
     with pytest.raises(AppError, match="model must be one of AE, VAE"):
-        client.predict("GAN", 0, 0, api_name="/decode_point")
+        untrained.predict("GAN", 0, 0, api_name="/decode_point")
     with pytest.raises(AppError, match="grid size must be a whole number from 2 to 40"):
-        client.predict("VAE", 500, 2.0, api_name="/latent_grid")
+        untrained.predict("VAE", 500, 2.0, api_name="/latent_grid")
 
 
 @pytest.mark.slow  # many clients at once, or a long run: CI runs it
@@ -234,13 +241,13 @@ def test_the_true_posterior_view_matches_the_quadrature_and_bounds_the_elbo(serv
         assert report["posterior"].shape == (240, 240, 3)
 
 
-def test_a_photo_of_paper_is_read_as_one_and_the_page_says_so(client, tmp_path):
+def test_a_photo_of_paper_is_read_as_one_and_the_page_says_so(untrained, tmp_path):
     from test_photos import DIGITS, degrade
 
     degrade("shadow", DIGITS[3], np.random.default_rng(0)).save(tmp_path / "photo.png")
-    table = client.predict(handle_file(str(tmp_path / "photo.png")), api_name="/reconstruct_upload")[3]
+    table = untrained.predict(handle_file(str(tmp_path / "photo.png")), api_name="/reconstruct_upload")[3]
     assert "read as a photo of paper" in table
-    table = client.predict(handle_file(str(EXAMPLES[3])), api_name="/reconstruct_upload")[3]
+    table = untrained.predict(handle_file(str(EXAMPLES[3])), api_name="/reconstruct_upload")[3]
     assert "read as a photo" not in table
 
 

@@ -96,3 +96,17 @@ def test_binarize_rounds_pixel_over_255():
     x = binarize(images)
     assert x.shape == (1, 784) and x.dtype == torch.float32
     assert x[0, :4].tolist() == [0.0, 0.0, 1.0, 1.0]
+
+
+def test_the_binarised_set_is_cached_once_and_made_again_when_the_raw_files_change(tmp_path, monkeypatch):
+    root = write_mnist(tmp_path, n_train=20, n_test=10)
+    first = mnist.load_mnist(root)
+    assert mnist.cache_path(root).is_file()
+    monkeypatch.setattr(mnist, "read_split", lambda *a: pytest.fail("decoded again although the cache is current"))
+    cached = mnist.load_mnist(root)
+    for split in ("train", "test"):
+        for a, b in zip(first[split], cached[split]):
+            assert a.dtype == b.dtype and torch.equal(a, b)
+    monkeypatch.undo()
+    write_mnist(tmp_path, n_train=24, n_test=10)  # other files: the cache is stale
+    assert mnist.load_mnist(root)["train"][0].shape == (24, 784)

@@ -195,15 +195,8 @@ import httpx  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def small_app():
-    from ui import build_demo, launch, untrained_models
-
-    models = untrained_models()
-    models.examples = sorted((ROOT / "weights" / "mnist-vae" / "examples").glob("digit_*.png"))  # the load event
-    demo = build_demo(models)
-    _, url, _ = launch(demo, prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
-    yield demo, url
-    demo.close()
+def small_app(untrained_app):
+    return untrained_app
 
 
 def upload(url, data, name="x.png"):

@@ -130,3 +130,23 @@ def test_a_conv_vae_with_its_batchnorm_counters_loads(tmp_path):
 
     ConvVAE(latent_size=8).eval().save_pretrained(tmp_path)  # num_batches_tracked: int64 buffers beside the floats
     assert load_pretrained(ConvVAE, tmp_path).latent_size == 8
+
+
+def test_the_losss_bce_has_pytorchs_gradient_bit_for_bit_and_its_value():
+    """The BCE of loss_function (BCEWithLogitsSum: vectorised log instead of log1p) trains exactly as
+    F.binary_cross_entropy_with_logits would: the same gradient, bit for bit, and the same sum up to rounding."""
+    import torch.nn.functional as F
+
+    from vae_models.elbo import BCEWithLogitsSum
+
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(3, 64, 784, generator=g) * 6
+    logits[0, 0, :6] = torch.tensor([0.0, -0.0, 30.0, -30.0, 100.0, -100.0])
+    x = (torch.rand(64, 784, generator=g) < 0.3).float().expand_as(logits)
+    ours, theirs = logits.clone().requires_grad_(), logits.clone().requires_grad_()
+    a = BCEWithLogitsSum.apply(ours, x) / 3
+    b = F.binary_cross_entropy_with_logits(theirs, x, reduction="sum") / 3
+    (a / 64).backward()
+    (b / 64).backward()
+    assert torch.equal(ours.grad, theirs.grad)
+    assert abs(a.item() - b.item()) <= 1e-6 * b.item()

@@ -42,16 +42,34 @@ def test_cli_writes_every_artifact_and_loadable_weights(mnist_dir, tmp_path, kin
 
 
 def test_resume_after_an_interruption_equals_an_uninterrupted_run(mnist_dir, tmp_path):
-    common = ["--autoencoder_type", "vae", "--exp_name", "{}", "--weights_dir"]
-    run(mnist_dir, tmp_path, *[a.format("straight") for a in common], str(tmp_path / "w1"), "--n_epochs", "3")
-    # "Interrupted" after epoch 0, then continued with --resume to the same 3 epochs.
-    run(mnist_dir, tmp_path, *[a.format("resumed") for a in common], str(tmp_path / "w2"), "--n_epochs", "1")
-    run(mnist_dir, tmp_path, *[a.format("resumed") for a in common], str(tmp_path / "w2"), "--n_epochs", "3",
-        "--resume", "--replace_weights")
-    a, b = load_file(tmp_path / "w1" / "model.safetensors"), load_file(tmp_path / "w2" / "model.safetensors")
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    run(mnist_dir, tmp_path, "--autoencoder_type", "vae", "--exp_name", "straight", "--weights_dir",
+        str(tmp_path / "w1"), "--n_epochs", "3")
+    # "Interrupted" after epoch 1, then continued with --resume to 3 epochs. The default folder name holds the epoch
+    # count: the 2-epoch run is the same run, continued in its folder, renamed to ep=3.
+    flags = ["--autoencoder_type", "vae", "--weights_dir", str(tmp_path / "w2")]
+    run(mnist_dir, tmp_path, *flags, "--n_epochs", "2")
+    run(mnist_dir, tmp_path, *flags, "--n_epochs", "3", "--resume", "--replace_weights")
+    assert (tmp_path / "w1" / "model.safetensors").read_bytes() == (tmp_path / "w2" / "model.safetensors").read_bytes()
     results = tmp_path / "results"
-    assert (results / "straight" / "perf_metrics.csv").read_text() == (results / "resumed" / "perf_metrics.csv").read_text()
+    assert not (results / "AE-arch=vae(512)-lr=0.001-ep=2").exists()
+    assert ((results / "AE-arch=vae(512)-lr=0.001-ep=3" / "perf_metrics.csv").read_text()
+            == (results / "straight" / "perf_metrics.csv").read_text())
+
+
+def test_resume_with_more_epochs_continues_only_the_same_run(mnist_dir, tmp_path, capsys):
+    flags = ["--autoencoder_type", "vae", "--weights_dir", str(tmp_path / "w"), "--n_epochs"]
+    results = tmp_path / "results"
+    run(mnist_dir, tmp_path, *flags, "1", "--seed", "1")
+    # another seed is another run: started from scratch in its own folder, the seed-1 run left where it was
+    run(mnist_dir, tmp_path, *flags, "2", "--resume", "--replace_weights")
+    assert "No checkpoint in" in capsys.readouterr().out
+    assert sorted(p.name for p in results.iterdir()) == ["AE-arch=vae(512)-lr=0.001-ep=1",
+                                                         "AE-arch=vae(512)-lr=0.001-ep=2"]
+    # two runs that --n_epochs 4 could continue: one sentence asks which, and nothing is renamed
+    shutil.copytree(results / "AE-arch=vae(512)-lr=0.001-ep=2", results / "AE-arch=vae(512)-lr=0.001-ep=3")
+    with pytest.raises(SystemExit, match=r"could continue any of .*ep=2, .*ep=3; pass the --exp_name"):
+        run(mnist_dir, tmp_path, *flags, "4", "--resume", "--replace_weights")
+    assert len(list(results.iterdir())) == 3
 
 
 def test_resume_discards_metrics_written_after_the_last_checkpoint(mnist_dir, tmp_path):
@@ -503,3 +521,20 @@ def test_hostile_weights_folders_are_one_sentence_in_evaluate_and_the_app(mnist_
     save_file({k: v.to(torch.int8) for k, v in load_file(vae / "model.safetensors").items()}, vae / "model.safetensors")
     with pytest.raises(SystemExit, match="holds I8 values"):
         main(["evaluate", str(vae), "--data_dir", str(mnist_dir), "--n_samples", "2", "--grid", "0"])
+
+
+@pytest.mark.parametrize("shape, grid", [((64, 1, 28, 28), dict(nrow=8, padding=2, pad_value=0.5)),
+                                         ((16, 1, 28, 28), dict(nrow=20, padding=2, pad_value=0.5)),
+                                         ((7, 3, 5, 4), dict(nrow=3, padding=8, pad_value=1.0)),
+                                         ((1, 1, 28, 28), dict(nrow=8, padding=2, pad_value=0.5)),
+                                         ((1, 28, 28), dict())])
+def test_the_trainers_image_grids_are_torchvisions(tmp_path, shape, grid):
+    torchvision_utils = pytest.importorskip("torchvision.utils")
+    from train import figures
+
+    images = torch.rand(shape, generator=torch.Generator().manual_seed(0))
+    images[..., 0, 0] = 0.5 / 255  # a value exactly between two bytes: rounded half up by both
+    assert torch.equal(figures.make_grid(images, **grid), torchvision_utils.make_grid(images, **grid))
+    figures.save_image(images, tmp_path / "ours.png", **grid)
+    torchvision_utils.save_image(images, tmp_path / "theirs.png", **grid)
+    assert (tmp_path / "ours.png").read_bytes() == (tmp_path / "theirs.png").read_bytes()

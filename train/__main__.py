@@ -14,6 +14,7 @@ mnist's flags (the assignment's) are given with or without the word mnist; below
 import argparse
 import math
 import os
+import re
 import string
 import sys
 import time
@@ -35,7 +36,6 @@ from .export import (check_weights_dir, encode_all, mnist_figures, training_fact
                      write_training_json)
 from .loop import LoopConfig, RunError, train
 from .mnist import DataError, load_mnist, pack_subset, read_split
-from .report import measure_claims, posterior_analysis, spectrum_figures, write_report_figures
 
 MAX_SEED = 2**63 - 1
 MAX_MC_IMAGES = 2**17  # n_mc_samples x batch_size: the decoded images of one step (128 x 1024 = 0.4 GB of logits)
@@ -102,7 +102,9 @@ def training_flags(exp_name, weights_dir):
                    help=f"where the final weights are exported with save_pretrained (default {weights_dir})")
     p.add_argument("--device", type=device, default="cuda" if torch.cuda.is_available() else "cpu",
                    help="cpu, cuda or cuda:N (default: cuda if available, else cpu)")
-    p.add_argument("--resume", action="store_true", help="continue from the last finished epoch's checkpoint")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the last finished epoch's checkpoint; with a larger --n_epochs the same run "
+                        "goes on to the new count (a default folder name's ep=N is renamed to match)")
     p.add_argument("--replace_weights", action="store_true",
                    help="allow the export to replace an earlier export in --weights_dir (without it, a run that "
                         "would replace weights is refused before training starts; a folder of other files never is "
@@ -260,6 +262,7 @@ def name_folders(parser, args):
                 setattr(args, name, default + (f"-beta={args.beta:g}" if name == "exp_name" else f"-beta{args.beta:g}"))
             if args.latent_size != 2 and getattr(args, name).startswith(default):
                 setattr(args, name, getattr(args, name) + "-latent=$latent_size")
+    args.exp_template = args.exp_name  # with $n_epochs in it, --resume with more epochs finds the shorter run
     for name in ("exp_name", "weights_dir"):
         setattr(args, name, string.Template(getattr(args, name)).safe_substitute(vars(args)))
     exp = Path(args.exp_name)
@@ -287,10 +290,42 @@ def check_writable(path):
                        f"{'not a folder' if not found.is_dir() else 'not writable'}).")
 
 
-def check_outputs(args):
+def shorter_run(args, settings):
+    """With --resume and a folder name that holds the epoch count (the default, ...-ep=$n_epochs): the folder of the
+    same run (its checkpoint made with these run settings) started with fewer epochs (...-ep=2 when resuming with
+    --n_epochs 3), or None. Raises RunError when several could be meant."""
+    template = getattr(args, "exp_template", "")
+    if not args.resume or "$n_epochs" not in template or not Path(args.out_dir).is_dir():
+        return None
+    values = {k: v for k, v in vars(args).items() if k != "n_epochs"}
+    parts = [re.escape(string.Template(part).safe_substitute(values)) for part in template.split("$n_epochs")]
+    pattern = re.compile(r"(\d+)".join(parts))
+    found = []
+    for folder in Path(args.out_dir).iterdir():
+        match = pattern.fullmatch(folder.name)
+        if (match and len({*match.groups()}) == 1 and int(match[1]) < args.n_epochs
+                and artifacts.checkpoint_settings(folder / "checkpoint.safetensors") == settings):
+            found.append(folder)
+    if len(found) > 1:
+        raise RunError(f"--resume --n_epochs {args.n_epochs} could continue any of {', '.join(sorted(map(str, found)))}"
+                       "; pass the --exp_name of the one to continue.")
+    return found[0] if found else None
+
+
+def check_outputs(args, settings=None):
     """Before any data is loaded, any epoch trained or any folder made: refuse what would replace or lose the user's
-    files, and what could not be written; then say where the run will write. Raises RunError."""
+    files, and what could not be written; then say where the run will write. Raises RunError.
+
+    --resume with more epochs than a run was started with continues it (a run whose checkpoint has these run
+    settings, LoopConfig.run_settings): once every check has passed, its folder is renamed to the new epoch count,
+    ...-ep=2 becoming ...-ep=3."""
     run_dir = Path(args.out_dir) / args.exp_name
+    earlier = None
+    if not ((run_dir / "checkpoint.safetensors").exists() or (run_dir / "perf_metrics.csv").exists()):
+        earlier = shorter_run(args, settings)
+    if earlier is not None and run_dir.exists() and not (run_dir.is_dir() and not any(run_dir.iterdir())):
+        raise RunError(f"{run_dir} is in the way of continuing {earlier} to {args.n_epochs} epochs; move it, or pass "
+                       f"--exp_name {earlier.name} to continue the run in its own folder.")
     has_run = (run_dir / "checkpoint.safetensors").exists() or (run_dir / "perf_metrics.csv").exists()
     if has_run and not args.resume:
         raise RunError(f"{run_dir} already holds a run; pass --resume to continue it, or choose another --exp_name "
@@ -303,6 +338,11 @@ def check_outputs(args):
     check_weights_dir(args.weights_dir, args.replace_weights)
     for folder in (run_dir, args.weights_dir):
         check_writable(folder)
+    if earlier is not None:
+        if run_dir.is_dir():
+            run_dir.rmdir()  # empty: checked above
+        earlier.rename(run_dir)
+        print(f"Continuing the run of {earlier} to {args.n_epochs} epochs; its folder is now {run_dir}.")
     what = "replacing the earlier export there" if (Path(args.weights_dir) / "model.safetensors").exists() else \
         "new weights"
     print(f"Results in {run_dir}; weights to {args.weights_dir} ({what}).")
@@ -334,10 +374,10 @@ def check_model_size(build, flags):
 def run_mnist(args):
     check_model_size(partial(mnist_model, args), f"--hidden_layer_size {args.hidden_layer_size} and --latent_size "
                                                  f"{args.latent_size}")
-    check_outputs(args)
     cfg = loop_config(args)
     cfg.model_settings = {"autoencoder_type": args.autoencoder_type, "hidden_layer_size": args.hidden_layer_size,
                           "latent_size": args.latent_size, "beta": args.beta}
+    check_outputs(args, cfg.run_settings())
     data = load_mnist(args.data_dir)
     (train_x, train_y), (test_x, test_y) = data["train"], data["test"]
     conditional = args.autoencoder_type == "cvae"
@@ -391,11 +431,11 @@ def setup_distributed(device):
 def run_celeba(args):
     check_model_size(partial(ConvVAE, latent_size=args.latent_size), f"--latent_size {args.latent_size}")
     rank, device = setup_distributed(args.device)
-    if rank == 0:
-        check_outputs(args)
     cfg = loop_config(args)
     cfg.device = device
     cfg.model_settings = {"latent_size": args.latent_size, "subset": args.subset}
+    if rank == 0:
+        check_outputs(args, cfg.run_settings())
     if rank == 0:  # builds the uint8 cache the first time; the other processes then map the same files
         train_x, test_x = load_celeba(args.data_dir, args.subset, args.seed, args.num_workers, args.quiet)
         print(f"CelebA: {len(train_x)} training and {len(test_x)} test faces, 64x64; results in {cfg.out_dir}")
@@ -448,6 +488,8 @@ def run_evaluate(args):
 
 
 def run_report(args):
+    from .report import measure_claims, posterior_analysis, write_report_figures  # matplotlib: only here
+
     folders = {name: Path(args.weights) / f"mnist-{name.lower()}" for name in ("AE", "VAE")}
     data = load_mnist(args.data_dir)
     lines, results = [], {}
@@ -465,6 +507,8 @@ def run_report(args):
 
 
 def run_spectrum(args):
+    from .report import spectrum_figures  # matplotlib: only here
+
     Path(args.out).mkdir(parents=True, exist_ok=True)
     lines = spectrum_figures(args.weights, load_mnist(args.data_dir), args.out, load_weights)
     print("\n".join(lines))

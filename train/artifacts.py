@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 METRIC_COLUMNS = ["epoch", "train_loss", "test_loss", "lr", "train_bce", "train_kld", "test_bce", "test_kld"]
@@ -127,6 +127,16 @@ class BackgroundWriter:
             self.wait()
         finally:
             self.pool.shutdown()
+
+
+def checkpoint_settings(path):
+    """The run settings a checkpoint records (LoopConfig.run_settings), read from its header alone; None when there
+    is no readable checkpoint at path."""
+    try:
+        with safe_open(path, "pt") as f:
+            return json.loads(f.metadata()["extra"]).get("settings")
+    except (OSError, SafetensorError, KeyError, TypeError, AttributeError, ValueError):
+        return None
 
 
 def load_checkpoint(path, model, optimizer):

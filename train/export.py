@@ -107,8 +107,6 @@ def write_mnist_extras(folder, model, codes, train_x, examples, facts, seed, wei
     """What the app needs without MNIST, into the export's folder: the test codes with their labels
     (test_latents.safetensors), training.json, the AE's code density, one example image per digit.
     codes: (mu, logvar, labels) of the test set; examples: (uint8 images, labels) of the test split."""
-    from torchvision.utils import save_image  # here: torchvision takes seconds to import
-
     mu, logvar, labels = codes
     tensors = {"mu": mu.contiguous(), "labels": labels.to(torch.uint8)}
     if model.is_vae:
@@ -126,4 +124,5 @@ def write_mnist_extras(folder, model, codes, train_x, examples, facts, seed, wei
     for digit in range(10):
         hits = (image_labels == digit).nonzero()
         if len(hits):
-            save_image(images[int(hits[0])].float().div(255).unsqueeze(0), folder / "examples" / f"digit_{digit}.png")
+            figures.save_image(images[int(hits[0])].float().div(255).unsqueeze(0),
+                               folder / "examples" / f"digit_{digit}.png")

@@ -1,13 +1,27 @@
 """The trainer's pictures: image grids, loss curves, latent maps, the rate-distortion plane. Each file is written
 atomically (train.artifacts.atomic_path); draw_rate_distortion and spectrum_points also serve the app's Compare tab."""
-import matplotlib
+import torch
 
-matplotlib.use("Agg")  # figures go to files; no display needed
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.transforms import Bbox  # noqa: E402
+from .artifacts import atomic_path
 
-from .artifacts import atomic_path  # noqa: E402
+
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (figures go to files; no display needed), for the report's figures."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def new_figure(**kwargs):
+    """A matplotlib Figure without pyplot, whose import (its backends, its figure manager) a training run need not
+    pay for; savefig renders it with Agg. -> (fig, ax)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(**kwargs)
+    return fig, fig.subplots()
 
 
 def save_figure(fig, path, tight=True):
@@ -16,30 +30,55 @@ def save_figure(fig, path, tight=True):
         fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp)
-    plt.close(fig)
+    if fig.canvas.manager is not None:  # made by pyplot (the report's): pyplot holds it until it is closed
+        pyplot().close(fig)
+
+
+def make_grid(images, nrow=8, padding=2, pad_value=0.0):
+    """torchvision.utils.make_grid, written here because importing torchvision costs a short run about a second:
+    (N, C, H, W) (or one (C, H, W)) -> (3, H', W') with nrow images a row, padding pixels of pad_value around each;
+    one image alone is returned without a frame. tests/test_train.py compares both, pixel for pixel."""
+    images = images.detach().float().cpu()
+    if images.dim() == 3:
+        images = images.unsqueeze(0)
+    if images.size(1) == 1:
+        images = images.expand(-1, 3, -1, -1)
+    if len(images) == 1:
+        return images[0].clone()
+    n, c, h, w = images.shape
+    cols = min(nrow, n)
+    rows = -(-n // cols)
+    grid = images.new_full((c, rows * (h + padding) + padding, cols * (w + padding) + padding), pad_value)
+    for k, image in enumerate(images):
+        top, left = padding + (k // cols) * (h + padding), padding + (k % cols) * (w + padding)
+        grid[:, top:top + h, left:left + w] = image
+    return grid
+
+
+def save_image(images, path, **grid):
+    """torchvision.utils.save_image: make_grid(images, **grid) -> an RGB PNG (x * 255 rounded half up), atomically."""
+    from PIL import Image
+
+    picture = make_grid(images, **grid).mul(255).add_(0.5).clamp_(0, 255).permute(1, 2, 0).to(torch.uint8)
+    with atomic_path(path) as tmp:
+        Image.fromarray(picture.numpy()).save(tmp, format="PNG")
 
 
 def save_grid(images, path, nrow=8):
-    """images: (N, C, H, W) in [0, 1] -> one PNG grid (torchvision's make_grid + save_image)."""
-    from torchvision.utils import save_image  # here, not at the top: torchvision takes seconds to import (the app)
-
-    with atomic_path(path) as tmp:
-        save_image(images.detach().float().cpu(), tmp, nrow=nrow, padding=2, pad_value=0.5)
+    """images: (N, C, H, W) in [0, 1] -> one PNG grid."""
+    save_image(images, path, nrow=nrow, padding=2, pad_value=0.5)
 
 
 def save_class_grids(grids, path, per_row=5):
     """grids: one (n*n, C, H, W) decoded grid per class -> one PNG of the grids side by side, per_row to a row."""
-    from torchvision.utils import make_grid, save_image
-
     n = round(len(grids[0]) ** 0.5)
-    tiles = torch.stack([make_grid(g.detach().float().cpu(), nrow=n, padding=1, pad_value=1.0) for g in grids])
-    with atomic_path(path) as tmp:
-        save_image(tiles, tmp, nrow=per_row, padding=8, pad_value=0.5)
+    tiles = torch.stack([make_grid(g, nrow=n, padding=1, pad_value=1.0) for g in grids])
+    save_image(tiles, path, nrow=per_row, padding=8, pad_value=0.5)
 
 
 def plot_loss_curve(rows, path, title=""):
     epochs = [r["epoch"] for r in rows]
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    fig, ax = new_figure(figsize=(6, 4), dpi=100)
     ax.plot(epochs, [r["train_loss"] for r in rows], label="train")
     ax.plot(epochs, [r["test_loss"] for r in rows], label="test")
     ax.set_xlabel("epoch")
@@ -52,7 +91,7 @@ def plot_loss_curve(rows, path, title=""):
 
 def plot_latent_scatter(mu, labels, path, title=""):
     """The test-set codes mu (N, 2), coloured by digit, with a colour bar (manifold.png)."""
-    fig, ax = plt.subplots(figsize=(6, 5), dpi=100)
+    fig, ax = new_figure(figsize=(6, 5), dpi=100)
     points = ax.scatter(mu[:, 0], mu[:, 1], c=labels, cmap="tab10", s=2, vmin=-0.5, vmax=9.5)
     fig.colorbar(points, ax=ax, ticks=range(10), label="digit")
     ax.set_xlabel("$z_1$")
@@ -95,6 +134,8 @@ def draw_rate_distortion(ax, points, ae=None, chosen=None):
 def label_points(ax, labels, marks):
     """Write each (text, (x, y)) beside its point, at the first of a few places clear of the red ring (13 points
     wide) around a point, of every mark in `marks`, of the texts already on `ax` and of the labels placed before."""
+    from matplotlib.transforms import Bbox
+
     renderer = ax.figure.canvas.get_renderer()
     ring = 8 * ax.figure.dpi / 72  # pixels: the ring's radius and a little more
     taken = [t.get_window_extent(renderer) for t in ax.texts]

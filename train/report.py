@@ -2,12 +2,13 @@
 import shutil
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
 from . import artifacts, figures
 from .figures import save_figure
+
+plt = figures.pyplot()  # this module is imported only by the commands that draw its figures
 
 # copied as they are from each weights folder, prefixed with the model's name
 COPIED = ("reconstruction_99.png", "sample_99.png", "manifold_digits.png", "manifold.png")
@@ -170,9 +171,7 @@ def _plot_posteriors(model, x, y, posts, mu, sigma, quad, elbo, is_error, path):
 
 
 def _panel(ax, images, nrow, title):
-    from torchvision.utils import make_grid
-
-    ax.imshow(make_grid(images.float(), nrow=nrow, padding=1, pad_value=0.5).permute(1, 2, 0).numpy())
+    ax.imshow(figures.make_grid(images.float(), nrow=nrow, padding=1, pad_value=0.5).permute(1, 2, 0).numpy())
     ax.set_title(title, fontsize=10)
     ax.axis("off")
 

@@ -11,7 +11,6 @@ and for a Bernoulli decoder log p(x|z) = sum_i x_i log lambda_i + (1 - x_i) log(
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 
 
 class Losses(NamedTuple):
@@ -40,6 +39,31 @@ def gaussian_kl(mu, logvar):
     return 0.5 * torch.sum(mu.pow(2) + logvar.exp() - logvar - 1, dim=-1)
 
 
+class BCEWithLogitsSum(torch.autograd.Function):
+    """sum BCE(sigmoid(logits), x) = sum softplus(logits) - x * logits, from the logits, never log(0); its gradient
+    is (sigmoid(logits) - x) * grad, computed as F.binary_cross_entropy_with_logits computes it, bit for bit.
+
+    The sum is log(1 + exp(-|l|)) + max(l, 0) - x * l: PyTorch's own forward calls log1p, which on the CPU runs one
+    element at a time and took 1 of the 1.1 ms of BCE and its gradient for a batch of 128 digits (log on 1 + z is
+    vectorised; where z = exp(-|l|) is below 2^-24 it drops a term of at most 6e-8 nats)."""
+
+    generate_vmap_rule = True  # train/ensemble.py trains many members at once under torch.func.vmap
+
+    @staticmethod
+    def forward(logits, x):
+        softplus_tail = logits.abs().neg().exp().add(1).log()
+        return (torch.relu(logits) - x * logits + softplus_tail).sum()
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(*inputs)
+
+    @staticmethod
+    def backward(ctx, grad):
+        logits, x = ctx.saved_tensors
+        return (torch.sigmoid(logits) - x) * grad, None
+
+
 def loss_function(logits, x, mu, logvar, beta=1.0):
     """Negative ELBO summed over a batch, and its two parts: loss = BCE + beta * KLD.
 
@@ -50,8 +74,8 @@ def loss_function(logits, x, mu, logvar, beta=1.0):
     Returns Losses(loss, bce, kld), each a scalar summed over the batch; BCE is averaged over the L samples.
     """
     n_samples = logits.shape[0]
-    # BCE on logits (log-sigmoid inside) never sees log(0): a decoder output of exactly 0 or 1 is no NaN.
-    BCE = F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="sum") / n_samples
+    # BCE on logits never sees log(0): a decoder output of exactly 0 or 1 is no NaN.
+    BCE = BCEWithLogitsSum.apply(logits, x.expand_as(logits)) / n_samples
     if logvar is None:
         KLD = torch.zeros((), device=x.device)
     else:
