@@ -12,20 +12,34 @@ from .inputs import choice, handler
 from .pictures import draw_map, rate_distortion_plot, to_picture
 from .sample import samples_for
 
-SPECTRUM = """The loss of a beta-VAE is BCE + beta * KL. At beta = 0 nothing pulls the codes to the prior: that is the
-AE. Each step right weighs the KL term more. What to look for, model by model: the map's arms (AE, small beta) become
-a round cloud that fills N(0, I) (beta 1 and more), so the grid over [-2, 2]^2 and the samples from N(0, I) become
-digits of every class; with beta 2 and 4 the cloud gets tighter (the KL, the rate, falls) and the 4s get little
-room on the grid, squeezed between 9s and 5s. On the plot: each VAE's rate R (KL) and distortion
-D (BCE), on the test set and on the training set; the grey lines join points of equal D + R, the negative ELBO. As
-beta grows the rate falls and the training distortion rises, as theory says; the test distortion does not follow,
-because the smaller the beta, the more the model overfits (its train-test gap in BCE shrinks from 15 nats at
-beta 0.1 to 8 at beta 4). The numbers are in the table; the Report tab discusses them."""
+def spectrum_text(spectrum):
+    """What to look for along the spectrum, with the loaded models' own betas and train-test gaps."""
+    vaes = [e for e in spectrum.values() if e.beta is not None]
+    text = ("The loss of a beta-VAE is BCE + beta * KL. At beta = 0 nothing pulls the codes to the prior: that is the "
+            "AE. Each step right weighs the KL term more. What to look for: the map's arms (the AE, small beta) become a "
+            "round cloud that fills N(0, I), so the grid over [-2, 2]^2 and the samples from N(0, I) become digits of "
+            "every class; as beta grows the cloud gets tighter (the KL, the rate, falls). On the plot: each VAE's rate R "
+            "(KL) and distortion D (BCE), on the test set and on the training set; the grey lines join points of equal "
+            "D + R, the negative ELBO. Loaded here: the AE and " +
+            ("the VAEs with beta = " + ", ".join(f"{e.beta:g}" for e in vaes) if len(vaes) > 1 else "the VAE") + ".")
+    gaps = [(e.beta, float(e.metrics["test_bce"]) - float(e.metrics["train_bce"]))
+            for e in vaes if {"test_bce", "train_bce"} <= set(e.metrics)]
+    if len(gaps) > 1:
+        text += (" The train-test gap in BCE, a measure of overfitting, is " +
+                 ", ".join(f"{g:.0f} nats at beta {b:g}" for b, g in gaps) + ".")
+    return text
+
+
+def trained(e):
+    """'100 epochs, CPU': how a model was trained, from its training record."""
+    device = str(e.training.get("device", ""))
+    where = "CPU" if device == "cpu" else "GPU" if device.startswith(("cuda", "NVIDIA")) else device
+    return ", ".join(x for x in (f"{e.epochs}" if e.epochs else "", where) if x) or "-"
 
 
 def metrics_table(spectrum):
-    rows = ["| model | beta | train objective | test BCE (D) | test KL (R) | test −ELBO (D + R) |",
-            "|---|---|---|---|---|---|"]
+    rows = ["| model | beta | epochs, device | train objective | test BCE (D) | test KL (R) | test −ELBO (D + R) |",
+            "|---|---|---|---|---|---|---|"]
     for name, e in spectrum.items():
         m = e.metrics
         if not m:
@@ -34,18 +48,17 @@ def metrics_table(spectrum):
         beta = "-" if e.beta is None else f"{e.beta:g}"
         elbo = f"{bce + kld:.2f}" if e.beta is not None else "-"
         kl = f"{kld:.2f}" if e.beta is not None else "-"
-        rows.append(f"| {name} | {beta} | {float(m['train_loss']):.2f} | {bce:.2f} | {kl} | {elbo} |")
+        rows.append(f"| {name} | {beta} | {trained(e)} | {float(m['train_loss']):.2f} | {bce:.2f} | {kl} | {elbo} |")
     return "\n".join(rows) + (
-        "\n\nPer-image nats after 100 epochs (test numbers with one sample of z per image). The train objective is "
-        "BCE + beta * KL, the running average over the last epoch's mini-batches. The AE and the VAE with beta 1 were "
-        "trained on a CPU, the other betas on a GPU (with bf16 arithmetic); the report compares a beta 1 VAE trained "
-        "there too.")
+        "\n\nPer-image nats after each model's last epoch (test numbers with one sample of z per image). The train "
+        "objective is BCE + beta * KL, the running average over the last epoch's mini-batches; a GPU's bf16 "
+        "arithmetic gives other weights than a CPU's.")
 
 
 def create_tab(demo, models, own):
     spectrum, names = models.spectrum, list(models.spectrum)
     points, ae = spectrum_points({n: (e.beta, e.metrics) for n, e in spectrum.items() if e.metrics})
-    gr.Markdown(SPECTRUM)
+    gr.Markdown(spectrum_text(spectrum))
     pick = gr.Radio(names, value="VAE", label="the model: from the AE (no KL term) to the heaviest KL term",
                     elem_id="spectrum-pick")
     descriptions = {name: export(e) for name, e in spectrum.items()}
