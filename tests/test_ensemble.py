@@ -98,7 +98,8 @@ def test_the_summary_is_the_mean_and_sample_sd_of_each_models_last_epoch():
     rows = [{"model": "VAE", "beta": "1", "seed": s, "epoch": e, "test_loss": v + e, "test_log_px_quadrature": None}
             for s, v in ((1, 140.0), (2, 142.0), (3, 147.0)) for e in (0, 1)]
     rows = [{**r, **{m: 0.0 for m in ("train_loss", "train_bce", "train_kld", "test_bce", "test_kld")},
-             "test_codes_in_square": None, "prior_samples_recognised": None, "mixture_samples_recognised": None}
+             "test_codes_in_square": None, "prior_samples_recognised": None, "mixture_samples_recognised": None,
+             "test_bce_at_mu": None, "test_knn10_accuracy": None}
             for r in rows]
     (loss,) = [s for s in summarise(rows) if s["metric"] == "test_loss"]
     assert (loss["n"], loss["mean"], loss["min"], loss["max"]) == (3, 144.0, 141.0, 148.0)
@@ -131,9 +132,11 @@ def test_a_finished_ensemble_publishes_its_spread_without_training_again(mnist_d
         if r["epoch"] == "0":
             assert not filled
         elif r["model"] == "AE":
-            assert filled == {"test_codes_in_square", "prior_samples_recognised", "mixture_samples_recognised"}
+            assert filled == {"test_codes_in_square", "prior_samples_recognised", "mixture_samples_recognised",
+                              "test_bce_at_mu", "test_knn10_accuracy"}
         else:
-            assert filled == {"test_codes_in_square", "prior_samples_recognised", "test_log_px_quadrature"}
+            assert filled == {"test_codes_in_square", "prior_samples_recognised", "test_log_px_quadrature",
+                              "test_bce_at_mu", "test_knn10_accuracy"}
             assert float(r["test_log_px_quadrature"]) < 0
     # every summary row recomputed from members.csv: mean and the sample standard deviation over the seeds
     summary = read_csv(spread_dir / "summary.csv")

@@ -16,13 +16,16 @@ import math
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from . import artifacts
 
 METRICS = ("train_loss", "train_bce", "train_kld", "test_loss", "test_bce", "test_kld")
 # the report's final-epoch numbers, for every member; empty where they do not apply (an AE has no density)
 EVALUATIONS = ("test_log_px_quadrature",  # mean log p(x) over the test set, by quadrature on the 2-D latent
+               "test_bce_at_mu",  # the test reconstruction's BCE decoded at the code (q's mean), no sampling
                "test_codes_in_square",  # share of the test codes (mu) inside [-2, 2]^2
+               "test_knn10_accuracy",  # the digit recovered by a leave-one-out 10-nearest-neighbour vote among codes
                "prior_samples_recognised",  # share of decoded z ~ N(0, I) a classifier reads as one digit (>= 90%)
                "mixture_samples_recognised")  # the AE's samples from the mixture fitted to its training codes
 MEMBER_COLUMNS = ("model", "beta", "seed", "epoch", *METRICS, *EVALUATIONS)
@@ -46,10 +49,19 @@ def evaluate_member(model, data, net, n_samples=10_000, seed=0):
     from .classifier import read
     from .evaluate import quadrature_log_px
 
-    (train_x, _), (test_x, _) = data["train"], data["test"]
+    (train_x, _), (test_x, test_y) = data["train"], data["test"]
     mu = torch.cat([model.encode(test_x[i:i + 2000])[0] for i in range(0, len(test_x), 2000)])
+    bce = sum(F.binary_cross_entropy_with_logits(model.decode_logits(mu[i:i + 2000]), test_x[i:i + 2000],
+                                                 reduction="sum").item() for i in range(0, len(test_x), 2000))
+    votes = []
+    for i in range(0, len(mu), 1000):  # leave-one-out: a code is not its own neighbour
+        d = torch.cdist(mu[i:i + 1000], mu)
+        d[torch.arange(len(d)), torch.arange(i, i + len(d))] = float("inf")
+        votes.append(torch.mode(test_y[d.topk(10, largest=False).indices], 1).values)
     g = torch.Generator().manual_seed(seed)
     out = {"test_codes_in_square": (mu.abs() <= 2).all(1).float().mean().item(),
+           "test_bce_at_mu": bce / len(test_x),
+           "test_knn10_accuracy": (torch.cat(votes) == test_y).float().mean().item(),
            "prior_samples_recognised": read(net, model.decode(torch.randn(n_samples, 2, generator=g)).round())[0],
            "test_log_px_quadrature": None, "mixture_samples_recognised": None}
     if model.is_vae:
