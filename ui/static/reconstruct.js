@@ -97,6 +97,7 @@ class ReconstructView {
       this.x = null; this.message = v.message;
     }
     if (v.label !== undefined && v.label !== null) this.label = v.label;
+    else if (!v.x) this.label = null;
     this.serverNumbers = v.computed || null;
     this.verdict = v.verdict || '';
     if (v.seq >= this.seq) { this.waiting = false; this.stale(false); }
@@ -263,7 +264,7 @@ class ReconstructView {
       !t ? (errors || 'Loading the CVAE…') :
       `Input: ${this.source || 'your drawing'} (left in the row). ` + (this.waiting
         ? `While you draw: read as a ${t.label} (the best ELBO in your browser); the CVAE's p(y|x) is updating…`
-        : `Read as a ${t.label} (p(y|x), from the server): its code z = (${f2(t.mu[0])}, ${f2(t.mu[1])}) from q(z|x, y = ${t.label}), decoded with every label.`);
+        : `Read as a ${t.label} (p(y|x), from the server): its code z = (${f2(t.mu[0])}, ${f2(t.mu[1])}) from q(z|x, y = ${t.label}), decoded with every label` + (this.value.log_lik != null ? `; log p(x|y = ${t.label}) = ${f1(this.value.log_lik)} nats.` : '.'));
     c.dataset.z = t ? t.mu[0].toFixed(4) + ',' + t.mu[1].toFixed(4) : '';
   }
 }
