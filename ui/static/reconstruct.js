@@ -8,7 +8,7 @@
 // gr.HTML parts mount here (mount(element, props, trigger, watch)): the part named by props.value.part ("input",
 // "numbers" or "maps"; "cvae" for the Conditional VAE tab) joins its tab's view; the "input" part (or "cvae") holds
 // the value the server sets and fires "stroke".
-import {MLPModel, loadModel, pageUrl, parseSafetensors} from './model.js';
+import {loadModel, onOwnModel, pageUrl} from './model.js';
 import {NoDigit, preprocessDrawing} from './preprocess.js';
 import {followSketch} from './sketch.js';
 import {paint, toPixel} from './explorer.js';
@@ -19,19 +19,9 @@ export const fromHex = h => { const x = new Float32Array(784); for (let i = 0; i
 const views = new Map();  // tab ("reconstruct", "cvae") -> its view
 const TOO_SMALL = 'That is too small to read as a digit: draw a stroke across a good part of the canvas.';
 
-// The visitor's own model, trained in the page (the Train tab): the contract's event, and the latest one kept on window
+// The visitor's own model, trained in the page (the Train tab): a row of the table and a reconstruction beside the others
 let own = null;
-function takeOwn(detail) {
-  if (!detail || !detail.bytes) return;
-  try {
-    own = {name: detail.name, model: new MLPModel(parseSafetensors(detail.bytes), {kind: detail.config.kind})};
-  } catch (e) {
-    own = {name: detail.name, error: 'Your model could not be read in the page: ' + e.message};
-  }
-  for (const v of views.values()) v.ownChanged();
-}
-window.addEventListener('vae-explorer:own-model', e => takeOwn(e.detail));
-if (window.vaeExplorerOwnModel) takeOwn(window.vaeExplorerOwnModel);
+onOwnModel(o => { own = o; for (const v of views.values()) v.ownChanged(); });
 
 function canvasPicture(canvas, x) {  // 28 x 28 values in [0, 1] onto a 28 x 28 canvas (CSS makes it large)
   const img = new ImageData(28, 28);
