@@ -72,3 +72,58 @@ def test_the_page_encodes_and_decodes_as_pytorch_does(name, tmp_path):
     else:
         assert np.allclose(page["logvar"], logvar.numpy(), **close)
     assert np.abs(np.array(page["recon"]) - recon.view(len(x), 784).numpy()).max() < 1 / 255
+
+
+def drawings(side=280):
+    """20 RGBA drawings as the sketchpad makes them (black ink of the brush's widths on a transparent or white
+    canvas): strokes of several widths and places, small and large, a dot, a scribble over the whole canvas."""
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(0)
+    out = []
+    for i in range(20):
+        transparent = i % 2 == 0
+        image = Image.new("RGBA", (side, side), (0, 0, 0, 0) if transparent else (255, 255, 255, 255))
+        pen = ImageDraw.Draw(image)
+        width = [6, 10, 14, 20, 28][i % 5]
+        if i == 0:  # a dot
+            pen.ellipse([130, 130, 144, 144], fill=(0, 0, 0, 255))
+        elif i == 1:  # a scribble over the whole canvas
+            points = [tuple(p) for p in rng.uniform(0, side, (30, 2))]
+            pen.line(points, fill=(0, 0, 0, 255), width=width, joint="curve")
+        else:  # a "digit" of 2 to 5 strokes, anywhere, from a quarter of the canvas to all of it
+            size = rng.uniform(0.25, 0.95) * side
+            x0, y0 = rng.uniform(0, side - size, 2)
+            for _ in range(int(rng.integers(2, 6))):
+                points = [(x0 + size * a, y0 + size * b) for a, b in rng.uniform(0, 1, (int(rng.integers(2, 6)), 2))]
+                pen.line(points, fill=(0, 0, 0, 255), width=width, joint="curve")
+        out.append(image)
+    return out
+
+
+@needs_node
+def test_the_page_preprocesses_20_drawings_as_the_server_does(tmp_path):
+    from ui.preprocess import preprocess_digit
+
+    images = drawings()
+    np.stack([np.asarray(im) for im in images]).astype(np.uint8).tofile(tmp_path / "drawings.rgba")
+    run = node(STATIC / "tests" / "run_preprocess.mjs", tmp_path / "drawings.rgba", len(images), 280, 280)
+    assert run.returncode == 0, run.stderr
+    page = json.loads(run.stdout)
+    for i, (image, x) in enumerate(zip(images, page)):
+        server = preprocess_digit(image).ravel()
+        assert isinstance(x, list), (i, x)
+        agree = (np.array(x) == server).mean()
+        assert agree >= 0.98, (i, agree)
+        assert agree == 1.0, (i, agree)  # in fact every pixel, on these drawings: the same maths in the same order
+        assert server.sum() > 20
+
+
+@needs_node
+def test_an_empty_canvas_is_one_sentence_in_the_page(tmp_path):
+    empty = np.zeros((2, 280, 280, 4), np.uint8)
+    empty[1, ..., :3] = 255  # white, opaque
+    empty[1, ..., 3] = 255
+    empty.tofile(tmp_path / "empty.rgba")
+    run = node(STATIC / "tests" / "run_preprocess.mjs", tmp_path / "empty.rgba", 2, 280, 280)
+    assert json.loads(run.stdout) == ["No digit found: the canvas is empty. Draw a digit."] * 2

@@ -8,8 +8,9 @@ import torch
 from vae_models import decode_grid
 from vae_models.posterior import DecodedGrid, class_log_likelihoods
 
-from .explorer import explorer, export, label_js
+from .explorer import explorer, export, label_js, mount_js
 from .inputs import MAX_SEED, Sketchpad, allowed_folders, choice, drawn_digit, handler, number, upload_digit
+from .reconstruct import bits, from_bits
 from .pictures import to_picture
 
 DIGITS = [str(k) for k in range(10)]
@@ -49,14 +50,21 @@ def create_tab(demo, models, own):
             sketch = Sketchpad(label="Draw a digit", elem_id="cvae-sketch", elem_classes=["digit-sketch"],
                                canvas_size=(280, 280), height=340, layers=False, transforms=(),
                                brush=gr.Brush(default_size=14, colors=["#000000"], color_mode="fixed"))
+            # the input and its code as every digit, drawn in the page while the visitor draws (reconstruct.js)
+            start = {"part": "cvae", "tab": "cvae", "models": {"CVAE": export(c)}, "sketch": "#cvae-sketch",
+                     "server_views": ["cvae-guess"], "x": None, "seq": 0, "message": "Draw a digit, or upload one."}
+            live = gr.HTML(start, html_template='<div class="rc"></div>', elem_id="cvae-live",
+                           js_on_load=mount_js("reconstruct.js", ["stroke"]))
             upload = gr.Image(label="...or upload an image", type="filepath", image_mode=None, height=160,
                               sources=["upload", "clipboard"], elem_id="cvae-upload")
         with gr.Column():
             guess = gr.Label(label="the CVAE's reading of it: p(y|x)", num_top_classes=3, elem_id="cvae-guess")
-            # no label badge: on a strip this thin it would cover the digits; the note under it says what it is
-            restyled = gr.Image(label="as 0, 1, ..., 9", show_label=False, format="png", interactive=False,
-                                elem_id="cvae-restyled", buttons=[])
-            note = gr.Markdown()
+    with gr.Row(visible=False):  # the server's row and sentence, for API clients (/cvae_restyle_drawing, ..._upload)
+        # no label badge: on a strip this thin it would cover the digits; the note under it says what it is
+        restyled = gr.Image(label="as 0, 1, ..., 9", show_label=False, format="png", interactive=False,
+                            elem_id="cvae-restyled", buttons=[])
+        note = gr.Markdown()
+        api_restyle = gr.Button()
 
     gr.Markdown("### The style manifold of one digit: hover the map of the test codes, or read the grid over "
                 "[-2, 2]^2, every z decoded with the chosen label (the same z gives the same style for every digit)")
@@ -101,6 +109,31 @@ def create_tab(demo, models, own):
         x, path = upload_digit(payload, folders)
         return restyle(x, "the uploaded image" + (", read as a photo of paper" if path == "photo" else ""))
 
+    def page_value(x, source, seq):
+        """The server's reading of an input the page shows: p(y|x), and the page's value with the input and the
+        digit it was read as (the page decodes the code with every label itself)."""
+        log_lik = class_log_likelihoods(model, torch.as_tensor(x), scans)
+        probs = torch.softmax(log_lik, 0)
+        best = int(probs.argmax())
+        return {guess: {DIGITS[k]: float(p) for k, p in enumerate(probs)},
+                live: {**start, "x": bits(x), "seq": seq, "source": source, "label": best, "message": None,
+                       "log_lik": float(log_lik[best])}}
+
+    @handler
+    @torch.inference_mode()
+    def cvae_stroke(evt: gr.EventData = None):
+        data = evt._data if evt is not None and isinstance(evt._data, dict) else {}
+        seq = data.get("seq") if isinstance(data.get("seq"), int) and 0 <= data.get("seq") < 2**31 else 0
+        return page_value(from_bits(data), "your drawing", seq)
+
+    @handler
+    @torch.inference_mode()
+    def cvae_upload_page(payload):
+        if payload is None:  # the upload was cleared
+            return {guess: None, live: start}
+        x, path = upload_digit(payload, folders)
+        return page_value(x, "the uploaded image" + (", read as a photo of paper" if path == "photo" else ""), 0)
+
     @handler
     def cvae_style_grid(k):
         k = int(choice(str(k), "The digit", DIGITS))
@@ -113,9 +146,14 @@ def create_tab(demo, models, own):
         cvae_sample, sample_inputs, samples, api_name=False, preprocess=False)
     demo.load(cvae_sample, sample_inputs, samples, api_name="cvae_sample", preprocess=False)
     restyle_outputs = [guess, restyled, note]
-    sketch.change(cvae_restyle_drawing, sketch, restyle_outputs, api_name="cvae_restyle_drawing", preprocess=False,
-                  trigger_mode="always_last", concurrency_id="images")
-    upload.change(cvae_restyle_upload, upload, restyle_outputs, api_name="cvae_restyle_upload", preprocess=False,
-                  concurrency_id="images")
+    # the page: a stroke computed in the browser, one request when it ends for p(y|x); an upload read by the server
+    live.stroke(cvae_stroke, None, [guess, live], api_name=False, trigger_mode="always_last",
+                concurrency_id="images")
+    upload.change(cvae_upload_page, upload, [guess, live], api_name=False, preprocess=False, concurrency_id="images")
+    # API clients: the same endpoints as ever
+    api_restyle.click(cvae_restyle_drawing, sketch, restyle_outputs, api_name="cvae_restyle_drawing",
+                      preprocess=False, concurrency_id="images")
+    api_restyle.click(cvae_restyle_upload, upload, restyle_outputs, api_name="cvae_restyle_upload", preprocess=False,
+                      concurrency_id="images")
     grid_digit.change(None, grid_digit, None, js=label_js("cvae-explorer"))
     api_only.click(cvae_style_grid, grid_digit, style_grid, api_name="cvae_style_grid", preprocess=False)

@@ -1,11 +1,13 @@
 """Reconstruct tab: draw or upload a digit; see what the models see, both reconstructions, the loss terms and the
 codes on both maps."""
 import gradio as gr
+import numpy as np
 import torch
 
 from vae_models import loss_function
 
-from .inputs import Sketchpad, allowed_folders, drawn_digit, handler, upload_digit
+from .explorer import export, mount_js
+from .inputs import InputError, Sketchpad, allowed_folders, drawn_digit, handler, upload_digit
 from .pictures import digit_picture, draw_map, labelled_strip, to_picture
 from .posterior import posterior_view
 from .training import own_model
@@ -95,6 +97,41 @@ def every_line(yours=None):
             (f", then yours: {yours.name}." if yours is not None else "; train your own on the Train tab."))
 
 
+def bits(x):
+    """A 28x28 input in {0, 1} -> 196 hex digits (4 pixels each, row by row): how it travels to and from the page."""
+    flat = (np.asarray(x).reshape(-1) > 0.5).astype(np.uint8)
+    return "".join(f"{(a << 3) | (b << 2) | (c << 1) | d:x}" for a, b, c, d in flat.reshape(-1, 4))
+
+
+def from_bits(data):
+    """The page's 196 hex digits -> the (784,) float32 input, or InputError in one sentence."""
+    text = data.get("x") if isinstance(data, dict) else None
+    if not isinstance(text, str) or len(text) != 196 or any(c not in "0123456789abcdef" for c in text):
+        raise InputError("Expected the page's 28x28 input: 196 hexadecimal digits.")
+    return np.array([(int(c, 16) >> (3 - b)) & 1 for c in text for b in range(4)], np.float32)
+
+
+@torch.inference_mode()
+def page_numbers(explorers, x):
+    """What the page computes itself, computed here for a page that could not load a model file: per model its code,
+    log-variance, reconstruction and loss terms (BCE at the code for the AE, averaged over 100 draws for the VAE)."""
+    report = {}
+    for name in ("AE", "VAE"):
+        model = explorers[name].model
+        xt = torch.as_tensor(x).view(1, -1)
+        mu, logvar = model.encode(xt)
+        if model.is_vae:
+            z = model.sample(mu, logvar, ELBO_SAMPLES, generator=torch.Generator().manual_seed(0))
+            _, bce, kld = loss_function(model.decode_logits(z), xt, mu, logvar)
+        else:
+            _, bce, kld = loss_function(model.decode_logits(mu[None]), xt, mu, None)
+        report[name] = dict(mu=mu[0].tolist(), logvar=None if logvar is None else logvar[0].tolist(),
+                            recon=[round(v, 4) for v in model.decode(mu)[0].view(-1).tolist()], bce=bce.item(),
+                            kl=kld.item() if model.is_vae else None,
+                            negElbo=(bce + kld).item() if model.is_vae else None)
+    return report
+
+
 ABOUT = f"""**Input, AE, VAE**: what the models see (your drawing or upload reduced to 28x28 black and white, as MNIST
 was binarised) and each model's reconstruction, decoded at the code z (for the VAE, q(z|x)'s mean).
 
@@ -130,55 +167,63 @@ def cleared(explorers, numbers, yours=None):
                 every_note=every_line(yours))
 
 
+def live_part(part, value=None, **kwargs):
+    """A part of the page's own view of this tab (ui/static/reconstruct.js): "input" (holds the server's value and
+    fires "stroke" when a stroke ends), "numbers" or "maps"."""
+    return gr.HTML({**(value or {}), "part": part, "tab": "reconstruct"}, html_template='<div class="rc"></div>',
+                   js_on_load=mount_js("reconstruct.js", ["stroke"] if part == "input" else ()),
+                   elem_classes=["rc-part"], **kwargs)
+
+
 def create_tab(demo, models, own):
     explorers, folders = models.explorers, allowed_folders([models.example_folder] if models.examples else [])
     examples = [str(p) for p in models.examples]
+    # what the page needs to compute itself: each model's files (every layer) and map, and where its sketchpad is
+    described = {name: export(explorers[name]) for name in ("AE", "VAE")}
+    server_views = ["posterior", "posterior-note", "every-model", "every-note"]
+    start = dict(models=described, sketch="#sketch", server_views=server_views, x=None, seq=0,
+                 message="Draw a digit, or upload one.")
     with gr.Row():
         with gr.Column():
             # a thick brush: a stroke must survive the reduction of 280x280 to 28x28
             sketch = Sketchpad(label="Draw a digit", elem_id="sketch", elem_classes=["digit-sketch"],
                                canvas_size=(280, 280), height=340, layers=False, transforms=(),
                                brush=gr.Brush(default_size=14, colors=["#000000"], color_mode="fixed"))
-            # the key result right under the input: on a phone the columns stack, and this stays in view
-            with gr.Row():
-                # min_width: the three stay side by side on a phone, the input between its reconstructions' reach
-                # (no buttons on these three: on a phone they would crowd the labels)
-                small = dict(height=160, format="png", interactive=False, min_width=60, buttons=[])
-                seen = gr.Image(label="input", elem_id="seen", **small)
-                ae_recon = gr.Image(label="AE", elem_id="ae-recon", **small)
-                vae_recon = gr.Image(label="VAE", elem_id="vae-recon", **small)
-            gr.Markdown("What the models see (28x28, black and white) and what each gives back.",
-                        elem_classes=["caption"])
+            # the key result right under the input, drawn in the page while the visitor draws
+            live = live_part("input", start, elem_id="live-input")
+            gr.Markdown("What the models see (28x28, black and white) and what each gives back, computed in your "
+                        "browser as you draw.", elem_classes=["caption"])
             upload = gr.Image(label="...or upload an image", elem_id="upload", type="filepath", image_mode=None,
                               sources=["upload", "clipboard"], height=200,
                               value=examples[7] if len(examples) > 7 else None)
             example_set = gr.Examples(examples=[[p] for p in examples], inputs=[upload],
                                       label="MNIST test digits") if examples else None
         with gr.Column():
-            numbers = gr.Markdown(elem_id="numbers")
-            with gr.Row():
-                vae_draws = gr.Image(label="VAE: 8 decodes of z ~ q(z|x)", height=120, format="png",
-                                     interactive=False, scale=2, buttons=[])
-                posterior = gr.Image(label="VAE: p(z|x), q(z|x)", height=240, format="png", interactive=False,
-                                     elem_id="posterior", scale=1, buttons=[])
+            live_part("numbers", elem_id="live-numbers")
+            posterior = gr.Image(label="VAE: p(z|x), q(z|x)", height=240, format="png", interactive=False,
+                                 elem_id="posterior", buttons=[])
             posterior_note = gr.Markdown(elem_id="posterior-note", elem_classes=["caption"])
             # no label badge over this thin strip: each digit has its model's name under it
             every = gr.Image(label="every model: AE, beta 0.1 ... 4, yours", show_label=False, buttons=[],
                              format="png", interactive=False, elem_id="every-model")
             every_note = gr.Markdown(every_line(), elem_id="every-note", elem_classes=["caption"])
-            with gr.Row():
-                ae_map = gr.Image(label="AE latent space", value=explorers["AE"].map.image, format="png",
-                                  interactive=False, buttons=["fullscreen"])
-                vae_map = gr.Image(label="VAE latent space", value=explorers["VAE"].map.image, format="png",
-                                   interactive=False, buttons=["fullscreen"])
+            live_part("maps", elem_id="live-maps")
             gr.Markdown("Red cross: the input's code; red ellipse: the VAE's 2-sigma q(z|x).",
                         elem_classes=["caption"])
             with gr.Accordion("about this view", open=False):
                 gr.Markdown(ABOUT)
+    # The server's own pictures of what the page draws, for API clients (/reconstruct_drawing, /reconstruct_upload)
+    with gr.Row(visible=False):
+        small = dict(format="png", interactive=False)
+        seen, ae_recon, vae_recon = (gr.Image(**small) for _ in range(3))
+        numbers = gr.Markdown()
+        ae_map, vae_map, vae_draws = (gr.Image(**small) for _ in range(3))
+        api_only = gr.Button()
     components = dict(seen=seen, ae_recon=ae_recon, vae_recon=vae_recon, numbers=numbers, ae_map=ae_map,
                       vae_map=vae_map, vae_draws=vae_draws, posterior=posterior, every=every,
                       posterior_note=posterior_note, every_note=every_note)
     outputs = list(components.values())  # the API's order: new outputs go at the end
+    page_outputs = [live, posterior, posterior_note, every, every_note]
 
     def by_component(named):
         return {components[k]: v for k, v in named.items()}
@@ -195,27 +240,71 @@ def create_tab(demo, models, own):
     def reconstruct_upload(payload, yours=None):
         yours = own_model(yours)
         x, path = upload_digit(payload, folders)
-        source = "the uploaded image" + (", read as a photo of paper (lighting flattened, printed lines and specks "
-                                         "removed)" if path == "photo" else "")
-        return by_component(results(explorers, models.spectrum, x, source, yours))
+        return by_component(results(explorers, models.spectrum, x, upload_source(path), yours))
 
-    def after_error(yours=None):
-        """A failed input's results would belong to the previous one: cleared, and the table says why."""
-        return by_component(cleared(explorers, "**No results: that input could not be read** (the message in the "
-                                               "corner says why). Draw a digit, or upload another image.",
-                                    own_model(yours)))
+    def upload_source(path):
+        return "the uploaded image" + (", read as a photo of paper (lighting flattened, printed lines and specks "
+                                       "removed)" if path == "photo" else "")
 
-    def after_clear(yours=None):
-        return by_component(cleared(explorers, "Draw a digit, or upload one.", own_model(yours)))
+    def heavy(x, source, seq, yours, full=False):
+        """The server's views of an input the page shows: the true posterior and its line, every model's row, the
+        "not a digit" judgement; the page's value with the input (and, for a page without a model file, the
+        numbers it would have computed)."""
+        vae_report = {}
+        vae = explorers["VAE"]
+        if vae.model.latent_size == 2:
+            mu, sigma, logvar = encode_digit(vae.model, x)
+            z = vae.model.sample(mu[None], logvar, ELBO_SAMPLES, generator=torch.Generator().manual_seed(0))
+            _, bce, kld = loss_function(vae.model.decode_logits(z), torch.as_tensor(x).view(1, -1), mu[None], logvar)
+            view, log_px, _ = posterior_view(vae, x, mu, sigma)
+            vae_report = dict(bce=bce.item(), kld=kld.item(), log_px=log_px)
+        floor = vae.log_px_floor
+        judged = floor is not None and "log_px" in vae_report and vae_report["log_px"] < floor
+        value = dict(start, x=bits(x), seq=seq, source=source, message=None,
+                     verdict=(f"its log p(x) is {vae_report['log_px']:.0f} nats, below what 99.9% of MNIST's test "
+                              f"digits reach ({floor:.0f}); the results are what the models make of it anyway."
+                              if judged else ""),
+                     computed=page_numbers(explorers, x) if full else None)
+        return {live: value, posterior: view if vae_report else None, posterior_note: posterior_line(vae_report),
+                every: every_model(models.spectrum, x, yours), every_note: every_line(yours)}
 
-    sketch.change(reconstruct_drawing, [sketch, own], outputs, api_name="reconstruct_drawing", preprocess=False,
-                  trigger_mode="always_last", concurrency_id="images").failure(
-        after_error, own, outputs, api_name=False, queue=False)
+    @handler
+    @torch.inference_mode()
+    def stroke(yours=None, evt: gr.EventData = None):
+        """A stroke ended in the page: its 28x28 input (196 hex digits) -> the server's heavier views."""
+        data = evt._data if evt is not None and isinstance(evt._data, dict) else {}
+        seq = data.get("seq") if isinstance(data.get("seq"), int) and 0 <= data.get("seq") < 2**31 else 0
+        return heavy(from_bits(data), "your drawing", seq, own_model(yours), full=data.get("full") is True)
+
+    @handler
+    @torch.inference_mode()
+    def upload_page(payload, yours=None):
+        x, path = upload_digit(payload, folders)
+        return heavy(x, upload_source(path), 0, own_model(yours))
+
+    def after_error_page(yours=None):
+        """A failed input's results would belong to the previous one: cleared, and the page says why."""
+        return {live: dict(start, message="No results: that input could not be read (the message in the corner "
+                                          "says why). Draw a digit, or upload another image."),
+                posterior: None, posterior_note: "", every: None, every_note: every_line(own_model(yours))}
+
+    def after_clear_page(yours=None):
+        return {live: dict(start), posterior: None, posterior_note: "", every: None,
+                every_note: every_line(own_model(yours))}
+
+    # The page: a stroke is computed in the browser; when it ends, one request for the server's heavier views.
+    live.stroke(stroke, own, page_outputs, api_name=False, trigger_mode="always_last",
+                concurrency_id="images").failure(after_error_page, own, page_outputs, api_name=False, queue=False)
     # .upload, not .change: a change fired twice for each upload, and each ran the whole reconstruction
-    upload.upload(reconstruct_upload, [upload, own], outputs, api_name="reconstruct_upload", preprocess=False,
-                  concurrency_id="images").failure(after_error, own, outputs, api_name=False, queue=False)
-    upload.clear(after_clear, own, outputs, api_name=False, queue=False)
+    upload.upload(upload_page, [upload, own], page_outputs, api_name=False, preprocess=False,
+                  concurrency_id="images").failure(after_error_page, own, page_outputs, api_name=False, queue=False)
+    upload.clear(after_clear_page, own, page_outputs, api_name=False, queue=False)
     if example_set is not None:  # a click on an example sets the upload (no upload event): reconstruct it
-        example_set.load_input_event.then(reconstruct_upload, [upload, own], outputs, api_name=False,
+        example_set.load_input_event.then(upload_page, [upload, own], page_outputs, api_name=False,
                                           preprocess=False, concurrency_id="images")
-        demo.load(reconstruct_upload, [upload, own], outputs, api_name=False, preprocess=False)  # the example
+        demo.load(upload_page, [upload, own], page_outputs, api_name=False, preprocess=False)  # the example
+    # API clients: the same endpoints as ever, every picture drawn by the server
+    api_only.click(reconstruct_drawing, [sketch, own], outputs, api_name="reconstruct_drawing", preprocess=False,
+                   concurrency_id="images")
+    api_only.click(reconstruct_upload, [upload, own], outputs, api_name="reconstruct_upload", preprocess=False,
+                   concurrency_id="images")

@@ -6,6 +6,7 @@ import torch
 
 from vae_models.code_density import sample_code_density
 
+from .explorer import mount_js
 from .inputs import MAX_SEED, handler, number
 from .pictures import to_picture
 from .training import own_model
@@ -58,6 +59,9 @@ def create_tab(demo, models, own):
         with gr.Column(min_width=160):
             own_samples = gr.Image(label="yours", elem_id="own-samples", format="png", interactive=False)
             own_note = gr.Markdown(own_line(), elem_id="own-note", elem_classes=["caption"])
+            # a model trained in the page (the Train tab) samples in the page (ui/static/samples.js)
+            gr.HTML({}, html_template='<div class="sm"></div>', js_on_load=mount_js("samples.js"),
+                    elem_id="own-samples-page")
 
     @handler
     def sample(n, seed, yours=None):

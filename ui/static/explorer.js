@@ -1,7 +1,7 @@
 // The latent explorer (ui/explorer.py's component): a model's map of test codes; the digit under the pointer (or a
 // finger) is decoded in the page at every frame, with no request. A click, or a finger lifted, pins the point and
 // fires "pin" to the server (the z1, z2 sliders follow). The sliders call explorer.pin / setGrid / setLabel.
-import {loadModel, pageUrl} from './model.js';
+import {loadModel, onOwnModel, pageUrl} from './model.js';
 
 const TEMPLATE = `
   <div class="lx-map">
@@ -14,6 +14,7 @@ const TEMPLATE = `
     <div class="lx-z" aria-live="off">z = (0.00, 0.00)</div>
     <div class="lx-pin">pinned: (0.00, 0.00)</div>
     <div class="lx-note">Hover or drag a finger over the map; click to pin the point.</div>
+    <button type="button" class="lx-own" hidden aria-pressed="false"></button>
   </div>
   <div class="lx-grid-box">
     <div class="lx-title lx-grid-title">decoded grid</div>
@@ -165,6 +166,7 @@ export function mount(element, props, trigger, watch) {
     const v = props.value;
     if (!v || !v.weights) return;
     state.desc = v; state.pinned = v.z.slice(); state.grid = v.grid.slice(); state.hover = null;
+    useOwn(false);
     $('.lx-map').style.aspectRatio = v.width + ' / ' + v.height;
     if (over.width !== v.width) { over.width = v.width; over.height = v.height; }
     img.alt = v.model + ': the test set\u2019s codes, coloured by digit';
@@ -181,6 +183,28 @@ export function mount(element, props, trigger, watch) {
     state.model = null;
     drawOverlay(); showText();
   }
+  // The visitor's own model (trained in the page): offered here at once, decoded over the same axes. It has no map of
+  // test codes on the server, so the chosen model's map is dimmed while it decodes.
+  let own = null, ownButton = $('.lx-own');
+  function useOwn(on) {
+    if (!ownButton) return;
+    const active = on && own && own.model;
+    ownButton.setAttribute('aria-pressed', active ? 'true' : 'false');
+    img.classList.toggle('lx-dim', !!active);
+    if (active) { state.model = own.model; root.dataset.ready = own.name; schedule(); scheduleGrid(); }
+    return active;
+  }
+  ownButton.addEventListener('click', () => {
+    if (ownButton.getAttribute('aria-pressed') === 'true') show();  // back to the chosen model
+    else useOwn(true);
+  });
+  if (!(props.value && props.value.n_classes)) onOwnModel(o => {
+    own = o;
+    ownButton.hidden = false;
+    ownButton.textContent = o.model ? `Decode with ${o.name}` : o.error;
+    ownButton.disabled = !o.model;
+    if (ownButton.getAttribute('aria-pressed') === 'true') useOwn(true);  // a newer epoch of it
+  });
   watch('value', show);
   show();
   return state;

@@ -189,3 +189,30 @@ export function loadModel(relative, config) {
   }
   return models.get(url);
 }
+
+// The visitor's own model, trained in the page (the Train tab, trainer.js): it announces each new one with the event
+// "vae-explorer:own-model" ({name, config, bytes}) and keeps the latest at window.vaeExplorerOwnModel. Every view
+// that shows it calls onOwnModel(callback): callback({name, model} or {name, error}) now if there is one, and at
+// each new one. The bytes are parsed once per model, whichever views listen.
+let ownCache = null;
+function ownOf(detail) {
+  if (!detail || !detail.bytes) return null;
+  if (!ownCache || ownCache.bytes !== detail.bytes) {
+    let own;
+    try {
+      own = {name: detail.name, model: new MLPModel(parseSafetensors(detail.bytes), {kind: detail.config && detail.config.kind})};
+    } catch (e) {
+      own = {name: detail.name, error: `Your model could not be read in the page: ${e.message}`};
+    }
+    ownCache = {bytes: detail.bytes, own};
+  }
+  return ownCache.own;
+}
+export function onOwnModel(callback) {
+  const now = ownOf(globalThis.vaeExplorerOwnModel);
+  if (now) callback(now);
+  globalThis.addEventListener && globalThis.addEventListener('vae-explorer:own-model', e => {
+    const own = ownOf(e.detail);
+    if (own) callback(own);
+  });
+}

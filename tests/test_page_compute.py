@@ -1,0 +1,222 @@
+"""The page computes (ui/static/): in chromium at 1400 and 390 px, a stroke of 40 pointer moves is encoded and
+reconstructed in the page while it is drawn, with no request, and one request when it ends starts the server's work;
+an empty canvas is one sentence with no request; a model trained in the page (the "vae-explorer:own-model" event)
+appears at once in Reconstruct, Sample and the latent explorer; the explorer returns to its pinned point when the
+pointer leaves the map; a model file that fails to load is one sentence, and the server answers instead."""
+import base64
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.slow  # a real browser against the launched app
+playwright = pytest.importorskip("playwright.sync_api")
+if not shutil.which("chromium"):
+    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--no-first-run", "--disable-sync", "--disable-quic"]
+SHOTS = ROOT / "test-output"
+WIDTHS = {"desktop": (1400, 1000), "phone": (390, 844)}
+VIEW = "(() => window.vaeExplorerViews && window.vaeExplorerViews['{tab}'])()"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    SHOTS.mkdir(exist_ok=True)
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), headless=True, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+def open_page(browser, url, width, tab=None, wait_for="reconstruct", model="VAE"):
+    w, h = WIDTHS[width]
+    page = browser.new_page(viewport={"width": w, "height": h})
+    page.goto(url)
+    page.get_by_text("VAE Explorer").first.wait_for(timeout=30_000)
+    if tab:
+        page.get_by_role("tab", name=tab).click()
+    view = VIEW.format(tab=wait_for)
+    page.wait_for_function(f"() => {view} && {view}.models['{model}']", timeout=60_000)
+    return page
+
+
+def stroke(page, pad, moves=40, sample=None):
+    """A stroke of `moves` pointer moves over the sketchpad `pad`; sample() is called after each move."""
+    canvas = page.locator(f"#{pad} canvas").first
+    canvas.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    box = canvas.bounding_box()
+    x, y = box["x"] + box["width"] / 2 - 40, box["y"] + box["height"] / 2 - 70
+    page.mouse.move(x, y)
+    page.mouse.down()
+    seen = []
+    for i in range(1, moves + 1):
+        page.mouse.move(x + 2 * i + 10 * np.sin(i / 5), y + 3.5 * i)
+        page.wait_for_timeout(25)
+        if sample:
+            seen.append(sample())
+    return seen
+
+
+RECONSTRUCT = """() => [document.querySelector('#numbers').innerText,
+                        document.querySelector('#live-maps .rc-map[data-model=VAE]').dataset.z,
+                        document.querySelector('#live-maps .rc-map[data-model=AE]').dataset.z]"""
+
+
+@pytest.mark.parametrize("width", list(WIDTHS))
+def test_a_stroke_is_computed_in_the_page_and_one_request_starts_the_servers_work(browser, served_app, width):
+    page = open_page(browser, served_app[1], width)
+    try:
+        page.locator("#posterior img").wait_for(timeout=30_000)  # the example at load, answered
+        page.wait_for_timeout(1000)
+        requests = []
+        page.on("request", lambda r: requests.append((r.method, r.url)))
+        seen = stroke(page, "sketch", sample=lambda: page.evaluate(RECONSTRUCT))
+        during = list(requests)
+        page.mouse.up()
+        page.locator("#posterior-note").get_by_text("log p(x)").wait_for(timeout=30_000)
+        page.wait_for_function("() => !document.querySelector('#posterior.vae-updating')", timeout=30_000)
+        page.wait_for_timeout(1000)
+        after = requests[len(during):]
+        tables, vae_marks, ae_marks = (len(set(column)) for column in zip(*seen))
+        print(f"{width}: {tables} tables, {vae_marks} VAE and {ae_marks} AE marker places in 40 moves; "
+              f"after the stroke: {[m + ' ' + u.split('/gradio_api/')[-1][:40] for m, u in after]}")
+        assert during == []  # no request while the stroke is drawn
+        assert tables >= 10 and vae_marks >= 10 and ae_marks >= 10
+        starts = [u for m, u in after if m == "POST"]
+        assert len(starts) == 1 and "/queue/join" in starts[0]  # one request starts the server's work
+        assert not any("upload" in u or "component_server" in u for _, u in after)
+        files = [u for m, u in after if "/file=" in u]
+        assert len(files) <= 2  # the server's own pictures (the true posterior, every model's row), nothing else
+        text = page.locator("#numbers").inner_text()
+        assert "your drawing" in text and "−ELBO = BCE + KL" in text
+        page.screenshot(path=str(SHOTS / f"page_compute_{width}.png"), full_page=True)
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("width", list(WIDTHS))
+def test_the_conditional_canvas_is_computed_in_the_page_then_read_by_the_server_once(browser, served_app, width):
+    page = open_page(browser, served_app[1], width, tab="Conditional VAE", wait_for="cvae", model="CVAE")
+    try:
+        requests = []
+        page.on("request", lambda r: requests.append((r.method, r.url)))
+        seen = stroke(page, "cvae-sketch", sample=lambda: page.evaluate(
+            "() => document.querySelector('#cvae-live .cv-row').dataset.z"))
+        during = list(requests)
+        page.mouse.up()
+        page.locator("#cvae-live").get_by_text("from the server").wait_for(timeout=30_000)
+        after = requests[len(during):]
+        assert during == [] and len(set(seen)) >= 10
+        starts = [u for m, u in after if m == "POST"]
+        assert len(starts) == 1 and "/queue/join" in starts[0]
+        page.locator("#cvae-guess").get_by_text("%").first.wait_for(timeout=20_000)
+        page.screenshot(path=str(SHOTS / f"page_compute_cvae_{width}.png"), full_page=True)
+    finally:
+        page.close()
+
+
+def test_an_empty_canvas_is_one_sentence_computed_in_the_page(browser, served_app):
+    page = open_page(browser, served_app[1], "desktop")
+    try:
+        stroke(page, "sketch", moves=10)
+        page.mouse.up()
+        page.locator("#posterior-note").get_by_text("log p(x)").wait_for(timeout=30_000)
+        page.wait_for_timeout(1000)
+        requests = []
+        page.on("request", lambda r: requests.append(r.url))
+        page.locator("#sketch").get_by_role("button", name="Clear canvas").first.click()
+        page.locator("#numbers").get_by_text("Draw a digit").wait_for(timeout=5_000)
+        page.wait_for_timeout(1000)
+        assert requests == [] and page.locator(".error, [data-testid='toast-body']").count() == 0
+    finally:
+        page.close()
+
+
+def test_a_model_file_that_fails_to_load_is_one_sentence_and_the_server_answers(browser, served_app):
+    w, h = WIDTHS["desktop"]
+    page = browser.new_page(viewport={"width": w, "height": h})
+    try:
+        page.route("**/vae/files/vae-*.safetensors", lambda route: route.fulfill(status=503, body=""))
+        page.goto(served_app[1])
+        page.locator("#numbers").get_by_text("could not be loaded in your browser").wait_for(timeout=60_000)
+        page.wait_for_function(f"() => {VIEW.format(tab='reconstruct')} && "
+                               f"{VIEW.format(tab='reconstruct')}.models.AE", timeout=60_000)
+        stroke(page, "sketch")
+        page.mouse.up()
+        # the server's numbers for the VAE (its 100 draws), in the same table
+        page.wait_for_function("() => /VAE\\s+\\(/.test(document.querySelector('#numbers').innerText)",
+                               timeout=30_000)
+        text = page.locator("#numbers").inner_text()
+        assert text.count("could not be loaded in your browser") == 1 and "your drawing" in text
+        assert page.locator(".error").count() == 0
+    finally:
+        page.close()
+
+
+def test_a_model_trained_in_the_page_appears_at_once_in_every_view(browser, served_app, tmp_path):
+    from ui.explorer import model_bytes
+    from vae_models import Autoencoder
+
+    torch.manual_seed(0)
+    model = Autoencoder("vae").eval()  # untrained, seeded: its decode is not any shipped model's
+    data = base64.b64encode(model_bytes(model)).decode()
+    page = open_page(browser, served_app[1], "desktop")
+    try:
+        stroke(page, "sketch")
+        page.mouse.up()
+        page.evaluate("""b64 => {
+            const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0)).buffer;
+            const detail = {name: 'your VAE, 2 epochs', bytes,
+                            config: {data_size: 784, hidden_size: 512, kind: 'vae', latent_size: 2}};
+            window.vaeExplorerOwnModel = detail;
+            window.dispatchEvent(new CustomEvent('vae-explorer:own-model', {detail}));
+        }""", data)
+        # Reconstruct: its row in the table and its reconstruction, with no click
+        page.locator("#numbers").get_by_text("your VAE, 2 epochs").wait_for(timeout=5_000)
+        assert page.locator("#live-input .rc-yours").is_visible()
+        # Sample: its samples drawn in the page
+        page.get_by_role("tab", name="Sample").click()
+        page.locator("#own-samples-page").get_by_text("your VAE, 2 epochs").wait_for(timeout=5_000)
+        # the latent explorer: offered under its name; chosen, it decodes what PyTorch decodes
+        page.get_by_role("tab", name="Latent space").click()
+        button = page.locator("#latent-explorer .lx-own")
+        button.wait_for(timeout=30_000)
+        assert button.inner_text() == "Decode with your VAE, 2 epochs"
+        page.locator("#latent-explorer .lx[data-ready]").wait_for(state="attached", timeout=30_000)
+        button.click()
+        page.locator("#latent-explorer .lx[data-ready='your VAE, 2 epochs']").wait_for(state="attached")
+        page.evaluate("() => document.querySelector('#latent-explorer .lx').explorer.pin(0.5, -0.25)")
+        page.wait_for_function("() => { const s = document.querySelector('#latent-explorer .lx').explorer; "
+                               "return s.drawnZ && s.drawnZ[0] === 0.5 && s.drawnZ[1] === -0.25; }", timeout=5_000)
+        pixels = np.array(page.evaluate("""() => Array.from(document.querySelector('#latent-explorer .lx-digit')
+            .getContext('2d').getImageData(0, 0, 28, 28).data.filter((_, i) => i % 4 == 0))"""))
+        with torch.inference_mode():
+            expected = model.decode(torch.tensor([[0.5, -0.25]]))[0].numpy() * 255
+        assert np.abs(pixels - expected).max() <= 1  # within 1/255 of PyTorch
+        page.screenshot(path=str(SHOTS / "own_model_explorer.png"), full_page=True)
+    finally:
+        page.close()
+
+
+def test_the_explorer_returns_to_the_pinned_point_when_the_pointer_leaves_the_map(browser, served_app):
+    page = open_page(browser, served_app[1], "desktop", tab="Latent space", wait_for="reconstruct")
+    state = "document.querySelector('#latent-explorer .lx').explorer"
+    try:
+        page.locator("#latent-explorer .lx[data-ready='VAE']").wait_for(state="attached", timeout=30_000)
+        box = page.locator("#latent-explorer .lx-over").bounding_box()
+        page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
+        page.wait_for_function(f"() => {state}.hover !== null", timeout=5_000)
+        side = page.locator("#latent-explorer .lx-side").bounding_box()  # off the map, still inside the component
+        page.mouse.move(side["x"] + 20, side["y"] + side["height"] - 10)
+        page.wait_for_function(f"() => {state}.hover === null && {state}.drawnZ[0] === {state}.pinned[0] && "
+                               f"{state}.drawnZ[1] === {state}.pinned[1]", timeout=5_000)
+        z, pinned = (page.locator(f"#latent-explorer .lx-{k}").inner_text() for k in ("z", "pin"))
+        assert z.split("(")[1] == pinned.split("(")[1]  # the z shown is the pinned one
+    finally:
+        page.close()

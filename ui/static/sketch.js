@@ -1,0 +1,72 @@
+// The strokes drawn on a gradio sketchpad (ImageEditor), followed in the page: gradio draws them with WebGL, whose
+// pixels the page cannot read back while a stroke goes on, so this draws the same strokes (the brush's width, round
+// ends, black; the eraser clears) into its own canvas of the editor's size, and hands that picture to `onFrame` once
+// an animation frame during a stroke, to `onEnd` when the stroke ends, and `onClear` when the bin empties the canvas.
+// The editor shows its canvas_size picture centred, at one screen pixel a pixel unless its box less 30 px a side is
+// smaller (gradio 6.31's ImageEditor: border_padding, calculate_min_zoom); the brush's size is its radius; the
+// picture is black ink on white, as the composite gradio sends. Measured against the composite gradio sends: the same 28x28 input (the browser tests).
+
+const PADDING = 30;  // gradio's ImageEditor border_padding
+
+export function followSketch(pad, {size = 280, brush = 14, onFrame, onEnd, onClear}) {
+  const picture = document.createElement('canvas');
+  picture.width = picture.height = size;
+  const g = picture.getContext('2d', {willReadFrequently: true});
+  const blank = () => { g.globalCompositeOperation = 'source-over'; g.fillStyle = '#fff'; g.fillRect(0, 0, size, size); };
+  blank();
+  const state = {strokes: 0, moves: 0, frames: 0, drawing: false, inked: false, picture};
+  let last = null, pending = null, target = null;
+
+  const tool = () => {
+    const eraser = pad.querySelector('button[aria-label="Erase"]');
+    return eraser && eraser.classList.contains('highlight') ? 'eraser' : 'brush';
+  };
+  function toPicture(e) {  // the pointer -> the picture's pixel (the editor fits the picture in its canvas, centred)
+    const box = target.getBoundingClientRect(), scale = Math.min(1, (box.width - 2 * PADDING) / size, (box.height - 2 * PADDING) / size);
+    return [(e.clientX - box.left - (box.width - size * scale) / 2) / scale,
+            (e.clientY - box.top - (box.height - size * scale) / 2) / scale];
+  }
+  function segment(a, b) {
+    g.strokeStyle = tool() === 'eraser' ? '#fff' : '#000'; g.lineWidth = 2 * brush - 1; g.lineCap = g.lineJoin = 'round';
+    g.beginPath(); g.moveTo(a[0], a[1]); g.lineTo(b[0], b[1]); g.stroke();
+    if (tool() !== 'eraser') state.inked = true;
+  }
+  const pixels = () => g.getImageData(0, 0, size, size);
+  function frame() {
+    pending = null;
+    state.frames++;
+    onFrame && onFrame(pixels(), state);
+  }
+
+  pad.addEventListener('pointerdown', e => {
+    if (e.button !== 0 || !(e.target instanceof HTMLCanvasElement)) return;
+    target = e.target;
+    state.drawing = true; state.strokes++;
+    last = toPicture(e);
+    segment(last, last);
+    if (pending === null) pending = requestAnimationFrame(frame);
+  }, true);
+  window.addEventListener('pointermove', e => {
+    if (!state.drawing) return;
+    const events = e.getCoalescedEvents ? e.getCoalescedEvents() : [];
+    for (const c of events.length ? events : [e]) { const p = toPicture(c); segment(last, p); last = p; }
+    state.moves++;
+    if (pending === null) pending = requestAnimationFrame(frame);
+  }, true);
+  const end = () => {
+    if (!state.drawing) return;
+    state.drawing = false;
+    if (pending !== null) { cancelAnimationFrame(pending); pending = null; }
+    onFrame && onFrame(pixels(), state);
+    onEnd && onEnd(pixels(), state);
+  };
+  window.addEventListener('pointerup', end, true);
+  window.addEventListener('pointercancel', end, true);
+  pad.addEventListener('click', e => {  // the bin: gradio empties its canvas, and so does this
+    const button = e.target.closest && e.target.closest('button');
+    if (!button || !/clear/i.test(button.getAttribute('aria-label') || button.title || '')) return;
+    blank(); state.inked = false;
+    onClear && onClear(state);
+  }, true);
+  return state;
+}
