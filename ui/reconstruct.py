@@ -92,8 +92,10 @@ def posterior_line(vae):
             f"{elbo:.1f}, gap KL(q || p) = {vae['log_px'] - elbo:.1f}.")
 
 
-def every_line(yours=None):
-    return ("Reconstructed by every model, from the AE (no KL term) to beta 4" +
+def every_line(spectrum, yours=None):
+    """The row's caption, naming the loaded spectrum's ends (and the visitor's model)."""
+    last = max((e.beta for e in spectrum.values() if e.beta is not None), default=None)
+    return ("Reconstructed by every model, from the AE (no KL term)" + (f" to beta {last:g}" if last else "") +
             (f", then yours: {yours.name}." if yours is not None else "; train your own on the Train tab."))
 
 
@@ -157,14 +159,14 @@ def results(explorers, spectrum, x, source, yours=None):
     return dict(seen=digit_picture(x), ae_recon=ae["recon"], vae_recon=vae["recon"],
                 numbers=report_table(report, source, explorers["VAE"].log_px_floor), ae_map=ae["map"],
                 vae_map=vae["map"], vae_draws=vae["draws"], posterior=vae.get("posterior"),
-                every=every_model(spectrum, x, yours), posterior_note=posterior_line(vae), every_note=every_line(yours))
+                every=every_model(spectrum, x, yours), posterior_note=posterior_line(vae), every_note=every_line(spectrum, yours))
 
 
-def cleared(explorers, numbers, yours=None):
+def cleared(explorers, spectrum, numbers, yours=None):
     """Every output emptied (the maps without marks), with `numbers` in place of the table."""
     return dict(seen=None, ae_recon=None, vae_recon=None, numbers=numbers, ae_map=explorers["AE"].map.image,
                 vae_map=explorers["VAE"].map.image, vae_draws=None, posterior=None, every=None, posterior_note="",
-                every_note=every_line(yours))
+                every_note=every_line(spectrum, yours))
 
 
 def live_part(part, value=None, **kwargs):
@@ -204,9 +206,9 @@ def create_tab(demo, models, own):
                                  elem_id="posterior", buttons=[])
             posterior_note = gr.Markdown(elem_id="posterior-note", elem_classes=["caption"])
             # no label badge over this thin strip: each digit has its model's name under it
-            every = gr.Image(label="every model: AE, beta 0.1 ... 4, yours", show_label=False, buttons=[],
+            every = gr.Image(label="every model, and yours", show_label=False, buttons=[],
                              format="png", interactive=False, elem_id="every-model")
-            every_note = gr.Markdown(every_line(), elem_id="every-note", elem_classes=["caption"])
+            every_note = gr.Markdown(every_line(models.spectrum), elem_id="every-note", elem_classes=["caption"])
             live_part("maps", elem_id="live-maps")
             gr.Markdown("Red cross: the input's code; red ellipse: the VAE's 2-sigma q(z|x).",
                         elem_classes=["caption"])
@@ -233,7 +235,7 @@ def create_tab(demo, models, own):
         yours = own_model(yours)
         x = drawn_digit(drawing, folders, sketch)
         if x is None:  # a cleared canvas: reset quietly
-            return by_component(cleared(explorers, "Draw a digit, or upload one.", yours))
+            return by_component(cleared(explorers, models.spectrum, "Draw a digit, or upload one.", yours))
         return by_component(results(explorers, models.spectrum, x, "your drawing", yours))
 
     @handler
@@ -266,7 +268,7 @@ def create_tab(demo, models, own):
                               if judged else ""),
                      computed=page_numbers(explorers, x) if full else None)
         return {live: value, posterior: view if vae_report else None, posterior_note: posterior_line(vae_report),
-                every: every_model(models.spectrum, x, yours), every_note: every_line(yours)}
+                every: every_model(models.spectrum, x, yours), every_note: every_line(models.spectrum, yours)}
 
     @handler
     @torch.inference_mode()
@@ -286,11 +288,11 @@ def create_tab(demo, models, own):
         """A failed input's results would belong to the previous one: cleared, and the page says why."""
         return {live: dict(start, message="No results: that input could not be read (the message in the corner "
                                           "says why). Draw a digit, or upload another image."),
-                posterior: None, posterior_note: "", every: None, every_note: every_line(own_model(yours))}
+                posterior: None, posterior_note: "", every: None, every_note: every_line(models.spectrum, own_model(yours))}
 
     def after_clear_page(yours=None):
         return {live: dict(start), posterior: None, posterior_note: "", every: None,
-                every_note: every_line(own_model(yours))}
+                every_note: every_line(models.spectrum, own_model(yours))}
 
     # The page: a stroke is computed in the browser; when it ends, one request for the server's heavier views.
     live.stroke(stroke, own, page_outputs, api_name=False, trigger_mode="always_last",
