@@ -1,7 +1,6 @@
 """The Train tab: training in the visitor's browser (ui/static/train_view.js, trainer.js). The server exports the
 packed subset and does nothing else for a run: no training endpoint, and two visitors training at once cost it under
 5% of one core. (The page's maths against PyTorch: tests/test_js.py.)"""
-import json
 import os
 import shutil
 import socket

@@ -9,7 +9,9 @@ import {Trainer, readSubset, runEpochs, LATENT_SIZE, normal, random} from './tra
 
 const BETAS = ['0.1', '0.5', '1', '2', '4'];
 const TAB10 = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
-const GRID = 15, DRAW_EVERY_MS = 500;
+// during an epoch the map and the curves are redrawn when this long has passed at a mini-batch's end: with a
+// mini-batch of at most about 0.3 s (WASM on a loaded 2-core machine), at least once a second
+const GRID = 15, DRAW_EVERY_MS = 700;
 
 const TEMPLATE = `
   <div class="tv-controls">
@@ -117,10 +119,10 @@ function drawMap(canvas, codes, labels, title) {
 
 // the train (solid) and test (dashed) curves, one panel a term: BCE, and the KL for a VAE only
 function drawCurves(canvas, rows, running, isVae) {
-  const ctx = canvas.getContext('2d'), W = canvas.width, H = canvas.height;
-  ctx.fillStyle = '#fff'; ctx.fillRect(0, 0, W, H);
   const panels = isVae ? [['bce', 'BCE (reconstruction)'], ['kld', 'KL(q(z|x) || N(0, I))']] : [['bce', 'BCE (reconstruction)']];
-  const pw = W / panels.length;
+  if (canvas.width !== 320 * panels.length) canvas.width = 320 * panels.length;  // an AE's one panel: no wider
+  const ctx = canvas.getContext('2d'), W = canvas.width, H = canvas.height, pw = W / panels.length;
+  ctx.fillStyle = '#fff'; ctx.fillRect(0, 0, W, H);
   panels.forEach(([part, title], k) => {
     const left = k * pw + 44, right = (k + 1) * pw - 10, top = 22, bottom = H - 28;
     const points = {train: rows.map(r => [r.epoch + 1, r[`train_${part}`]]), test: rows.map(r => [r.epoch + 1, r[`test_${part}`]])};
@@ -210,7 +212,7 @@ export function mount(element, props) {
     } catch (e) {
       return;  // the status line already says why
     }
-    state.running = true; state.stopAsked = false; state.rows = [];
+    state.running = true; state.stopAsked = false; state.rows = []; state.drawGaps = [];
     $('.tv-train').disabled = true; $('.tv-stop').disabled = false;
     try {
       await train(lib.tf, data, settings);
@@ -233,15 +235,16 @@ export function mount(element, props) {
       for await (const u of runEpochs(trainer, data, {epochs: s.epochs, nTrain: s.nTrain, stop: () => state.stopAsked})) {
         if (u.type === 'progress') {
           status(`Epoch ${u.epoch + 1} of ${s.epochs}: ${u.seen.toLocaleString('en')} of ${u.total.toLocaleString('en')} digits...`);
-          if (Date.now() - lastDraw >= DRAW_EVERY_MS) {  // the map and the curves twice a second during an epoch
+          if (Date.now() - lastDraw >= DRAW_EVERY_MS) {  // the map and the curves during an epoch
+            if (lastDraw) state.drawGaps.push(Date.now() - lastDraw);  // for bench/train_in_browser.py
             lastDraw = Date.now();
             drawMap($('.tv-map'), await trainer.codes(data.test.x), testY, `during epoch ${u.epoch + 1}`);
             drawCurves($('.tv-curves'), rows, u, isVae);
           }
           continue;
         }
-        rows.push(u);
-        const codes = await trainer.codes(data.test.x);
+        const {codes, ...row} = u;
+        rows.push(row);
         drawMap($('.tv-map'), codes, testY, `after epoch ${u.epoch + 1}`);
         drawCurves($('.tv-curves'), rows, null, isVae);
         // the grid: [-2, 2]^2 for a VAE (the prior's 2 sigma), the codes' own range for an AE

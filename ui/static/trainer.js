@@ -121,7 +121,7 @@ export class Trainer {
     const l = this.decodeLogits(z);
     const bce = tf.sum(tf.relu(l).sub(x.mul(l)).add(tf.log1p(tf.exp(tf.neg(tf.abs(l))))));
     const kld = logvar ? tf.sum(mu.square().add(tf.exp(logvar)).sub(logvar).sub(1)).mul(0.5) : tf.scalar(0);
-    return {loss: bce.add(kld.mul(this.beta)), bce, kld};
+    return {loss: bce.add(kld.mul(this.beta)), bce, kld, mu};
   }
 
   noise(n) {
@@ -147,16 +147,17 @@ export class Trainer {
     return {loss, bce, kld};
   }
 
-  // the losses per image over x (Float32Array(N * 784)), z sampled as in training (train/loop.evaluate)
+  // the losses per image over x (Float32Array(N * 784)), z sampled as in training (train/loop.evaluate), and the
+  // codes mu of x (Float32Array(N * 2)) from the same pass
   async evaluate(x) {
     const tf = this.tf, n = x.length / DATA_SIZE;
-    const sums = tf.tidy(() => {
+    const [sums, mu] = tf.tidy(() => {
       const p = this.losses(tf.tensor2d(x, [n, DATA_SIZE]), tf.tensor2d(this.noise(n), [n, LATENT_SIZE]));
-      return tf.stack([p.loss, p.bce, p.kld]).div(n);
+      return [tf.stack([p.loss, p.bce, p.kld]).div(n), p.mu];
     });
-    const [loss, bce, kld] = await sums.data();
-    sums.dispose();
-    return {loss, bce, kld};
+    const [loss, bce, kld] = await sums.data(), codes = await mu.data();
+    tf.dispose([sums, mu]);
+    return {loss, bce, kld, codes};
   }
 
   // x: Float32Array(N * 784) -> the codes mu, Float32Array(N * 2)
@@ -235,8 +236,8 @@ export function nextTurn() {
 // The training loop, as train/loop.run_epochs: `epochs` passes over the first nTrain training digits in a seeded
 // order, mini-batches of BATCH_SIZE, each epoch followed by the test pass. An async generator: yields
 // {type: "progress", epoch, seen, total, running} after every mini-batch (after a turn of the event loop) and
-// {type: "epoch", epoch, train_loss, train_bce, train_kld, test_loss, test_bce, test_kld, seconds} at each epoch's
-// end (losses per image, nats). stop() is asked before every mini-batch: true ends the run there, with no row for the
+// {type: "epoch", epoch, train_loss, train_bce, train_kld, test_loss, test_bce, test_kld, seconds, codes} at each
+// epoch's end (losses per image, nats; codes: the test digits' mu, Float32Array(N * 2)). stop() is asked before every mini-batch: true ends the run there, with no row for the
 // unfinished epoch. A loss that is no longer finite throws an Error in one sentence.
 export async function* runEpochs(trainer, data, {epochs, nTrain, stop = () => false}) {
   const train = data.train, n = Math.min(nTrain, train.n);
@@ -261,6 +262,7 @@ export async function* runEpochs(trainer, data, {epochs, nTrain, stop = () => fa
     const test = await trainer.evaluate(data.test.x);
     if (!Number.isFinite(test.loss)) throw new Error(`The test loss became ${test.loss} in epoch ${epoch + 1}; the run stopped.`);
     yield {type: 'epoch', epoch, train_loss: sums.loss / n, train_bce: sums.bce / n, train_kld: sums.kld / n,
-           test_loss: test.loss, test_bce: test.bce, test_kld: test.kld, seconds: (Date.now() - t0) / 1000};
+           test_loss: test.loss, test_bce: test.bce, test_kld: test.kld, seconds: (Date.now() - t0) / 1000,
+           codes: test.codes};
   }
 }
