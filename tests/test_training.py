@@ -70,8 +70,9 @@ def start_app(port):
     raise RuntimeError("the app did not answer in 120 s")
 
 
-def open_train_tab(browser, url, width=1400):
-    page = browser.new_page(viewport={"width": width, "height": 1000})
+def open_train_tab(browser_or_context, url, width=1400):
+    page = browser_or_context.new_page()
+    page.set_viewport_size({"width": width, "height": 1000})
     page.goto(url)
     page.get_by_role("tab", name="Train").click()
     page.locator(".tv-status").get_by_text("Press Train.").wait_for(timeout=120_000)
@@ -93,8 +94,9 @@ def wait_done(page, epochs, timeout=600_000):
                          "first: Array.from(new Float32Array(s.last.bytes.slice(-64)))}; })()")
 
 
-@pytest.mark.slow
-def test_two_visitors_train_at_once_in_their_browsers_at_no_cost_to_the_server():
+@pytest.fixture(scope="module")
+def app_and_browser():
+    """`python app.py` in its own process and a headless chromium; -> (app's Popen, url, browser)."""
     playwright = pytest.importorskip("playwright.sync_api")
     if not os.path.exists(CHROMIUM):
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
@@ -103,21 +105,72 @@ def test_two_visitors_train_at_once_in_their_browsers_at_no_cost_to_the_server()
     try:
         with playwright.sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-            visitors = [open_train_tab(browser.new_context(), f"http://127.0.0.1:{port}/") for _ in range(2)]
-            # each context is its own visitor (own storage, own page); the pages are loaded, the subset fetched
-            time.sleep(2)
-            cpu0, t0 = cpu_seconds(app.pid), time.monotonic()
-            for seed, page in enumerate(visitors):
-                start_run(page, seed=seed, epochs=1, digits=1000)
-            results = [wait_done(page, 1) for page in visitors]
-            cpu, wall = cpu_seconds(app.pid) - cpu0, time.monotonic() - t0
+            yield app, f"http://127.0.0.1:{port}/", browser
             browser.close()
     finally:
         app.terminate()
         app.wait(30)
+
+
+@pytest.mark.slow
+def test_two_visitors_train_at_once_in_their_browsers_at_no_cost_to_the_server(app_and_browser):
+    app, url, browser = app_and_browser
+    contexts = [browser.new_context() for _ in range(2)]  # two visitors: own storage, own pages
+    visitors = [open_train_tab(c, url) for c in contexts]
+    time.sleep(2)  # the pages' load events answered
+    cpu0, t0 = cpu_seconds(app.pid), time.monotonic()
+    for seed, page in enumerate(visitors):
+        start_run(page, seed=seed, epochs=1, digits=1000)
+    results = [wait_done(page, 1) for page in visitors]
+    cpu, wall = cpu_seconds(app.pid) - cpu0, time.monotonic() - t0
+    for c in contexts:
+        c.close()
     print(f"two runs at once: {wall:.1f} s, the server's CPU {cpu:.2f} s ({100 * cpu / wall:.1f}% of a core); "
           f"backends {[r['backend'] for r in results]}")
     assert all(r["name"] == "your VAE, 1 epoch" and len(r["rows"]) == 1 for r in results)
     assert all(r["rows"][0]["test_loss"] < 500 for r in results), results  # an untrained VAE starts near 543
     assert results[0]["first"] != results[1]["first"]  # two seeds, two models
     assert cpu < 0.05 * wall, (cpu, wall)
+
+
+@pytest.mark.slow
+def test_stop_ends_the_run_within_a_mini_batch_then_an_ae_is_handed_to_the_other_tabs(app_and_browser):
+    app, url, browser = app_and_browser
+    page = open_train_tab(browser, url)
+    page.evaluate("window.ownModels = []; addEventListener('vae-explorer:own-model', e => window.ownModels.push("
+                  "{name: e.detail.name, config: e.detail.config, size: e.detail.bytes.byteLength}))")
+    assert "WebAssembly" in page.locator(".tv-backend").inner_text()  # no hardware WebGL here: WASM, and it says so
+    start_run(page, epochs=20, digits=10000)
+    page.locator(".tv-status").get_by_text("digits...").wait_for(timeout=60_000)
+    page.click(".tv-stop")
+    page.locator(".tv-status").get_by_text("Stopped").wait_for(timeout=10_000)
+    steps_at_stop = page.evaluate("document.querySelector('.tv-status').textContent")
+    assert "no model was kept" in steps_at_stop and page.evaluate("window.ownModels.length") == 0
+    start_run(page, kind="ae", epochs=1, digits=1000)
+    result = wait_done(page, 1)
+    assert result["name"] == "your AE, 1 epoch"
+    status = page.locator(".tv-status").inner_text()
+    assert "KL" not in status and "your AE, 1 epoch is yours" in status
+    assert page.locator(".tv-curves").evaluate("c => c.width") == 320  # one panel: BCE; no KL panel
+    caption = page.locator(".tv-grid-caption").inner_text()
+    assert "the codes' range" in caption and "-2.0 to 2.0" not in caption
+    handed = page.evaluate("window.ownModels")
+    assert handed == [{"name": "your AE, 1 epoch", "size": handed[0]["size"],
+                       "config": {"data_size": 784, "hidden_size": 512, "kind": "ae", "latent_size": 2}}]
+    assert page.evaluate("window.vaeExplorerOwnModel.name") == "your AE, 1 epoch"
+    page.close()
+
+
+@pytest.mark.slow
+def test_a_library_that_does_not_load_is_one_sentence_on_the_page(app_and_browser):
+    app, url, browser = app_and_browser
+    context = browser.new_context()
+    context.route("**/vendor/tfjs/tf.min.js", lambda route: route.abort())
+    page = context.new_page()
+    page.goto(url)
+    page.get_by_role("tab", name="Train").click()
+    status = page.locator(".tv-status")
+    status.get_by_text("not available here").wait_for(timeout=60_000)
+    text = status.inner_text()
+    assert text.startswith("Training in your browser is not available here: ") and text.count(". ") == 0, text
+    context.close()

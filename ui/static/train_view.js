@@ -9,9 +9,9 @@ import {Trainer, readSubset, runEpochs, LATENT_SIZE, normal, random} from './tra
 
 const BETAS = ['0.1', '0.5', '1', '2', '4'];
 const TAB10 = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
-// during an epoch the map and the curves are redrawn when this long has passed at a mini-batch's end: with a
-// mini-batch of at most about 0.3 s (WASM on a loaded 2-core machine), at least once a second
-const GRID = 15, DRAW_EVERY_MS = 700;
+// during an epoch the map and the curves are redrawn at a mini-batch's end when the next one would end past this
+// long after the last drawing (so at least once a second where a mini-batch takes less), and no more often
+const GRID = 15, DRAW_EVERY_MS = 1000;
 
 const TEMPLATE = `
   <div class="tv-controls">
@@ -230,21 +230,25 @@ export function mount(element, props) {
     const testY = data.test.y, first8 = data.test.x.subarray(0, 8 * 784);
     $('.tv-samples-caption').textContent = isVae ? 'samples, z ~ N(0, I) (the same z every epoch)' : 'decodes of z ~ N(0, I) (the same z every epoch; an AE has no prior)';
     drawCurves($('.tv-curves'), rows, null, isVae);
-    let lastDraw = 0;
+    let lastDraw = 0, lastStep = 0;
     try {
       for await (const u of runEpochs(trainer, data, {epochs: s.epochs, nTrain: s.nTrain, stop: () => state.stopAsked})) {
         if (u.type === 'progress') {
           status(`Epoch ${u.epoch + 1} of ${s.epochs}: ${u.seen.toLocaleString('en')} of ${u.total.toLocaleString('en')} digits...`);
-          if (Date.now() - lastDraw >= DRAW_EVERY_MS) {  // the map and the curves during an epoch
+          const now = Date.now(), stepMs = now - (lastStep || now);
+          lastStep = now;
+          if (now - lastDraw + 1.5 * stepMs >= DRAW_EVERY_MS) {  // the map and the curves during an epoch
             if (lastDraw) state.drawGaps.push(Date.now() - lastDraw);  // for bench/train_in_browser.py
             lastDraw = Date.now();
             drawMap($('.tv-map'), await trainer.codes(data.test.x), testY, `during epoch ${u.epoch + 1}`);
             drawCurves($('.tv-curves'), rows, u, isVae);
+            lastStep = Date.now();  // the next mini-batch's time without this drawing's
           }
           continue;
         }
         const {codes, ...row} = u;
         rows.push(row);
+        lastDraw = lastStep = 0;  // the next epoch draws at its first mini-batch
         drawMap($('.tv-map'), codes, testY, `after epoch ${u.epoch + 1}`);
         drawCurves($('.tv-curves'), rows, null, isVae);
         // the grid: [-2, 2]^2 for a VAE (the prior's 2 sigma), the codes' own range for an AE
