@@ -5,7 +5,7 @@
 //     window.dispatchEvent(new CustomEvent("vae-explorer:own-model", {detail: {name, config, bytes}}))
 // and kept at window.vaeExplorerOwnModel. The server does no work for a run.
 import {fetchBytes, pageUrl} from './model.js';
-import {Trainer, readSubset, runEpochs, LATENT_SIZE, normal, random} from './trainer.js';
+import {Trainer, readSubset, runEpochs, safetensors, LATENT_SIZE, normal, random} from './trainer.js';
 
 const BETAS = ['0.1', '0.5', '1', '2', '4'];
 const TAB10 = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
@@ -189,8 +189,11 @@ export function mount(element, props) {
   addEventListener('pagehide', () => { state.stopAsked = true; });
   $('.tv-stop').onclick = () => { state.stopAsked = true; };
   $('.tv-download').onclick = () => {
+    // what `python -m train` writes into a model's folder for the app: put the three files in weights/mnist-vae/ (or
+    // mnist-ae/) for `python app.py --weights weights`; config.json + model.safetensors are what load_pretrained reads
     for (const [name, data, type] of [['config.json', JSON.stringify(state.last.config, null, 2) + '\n', 'application/json'],
-                                      ['model.safetensors', state.last.bytes, 'application/octet-stream']]) {
+                                      ['model.safetensors', state.last.bytes, 'application/octet-stream'],
+                                      ['test_latents.safetensors', state.latents, 'application/octet-stream']]) {
       const a = Object.assign(document.createElement('a'), {href: URL.createObjectURL(new Blob([data], {type})), download: name});
       document.body.appendChild(a); a.click(); a.remove();
       setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
@@ -266,6 +269,8 @@ export function mount(element, props) {
         paintDigits($('.tv-samples'), split(await trainer.decode(fixedZ), 784), 8);
         const name = modelName(s.kind, s.beta, rows.length);
         state.last = {name, config: trainer.config(), bytes: await trainer.safetensorsBytes()};
+        // the test digits' codes and labels, as train/ writes test_latents.safetensors (the app's map of a model)
+        state.latents = safetensors({mu: {shape: [testY.length, LATENT_SIZE], data: codes}, labels: {shape: [testY.length], data: testY}});
         window.vaeExplorerOwnModel = state.last;
         window.dispatchEvent(new CustomEvent('vae-explorer:own-model', {detail: state.last}));
         $('.tv-download').disabled = false;

@@ -200,26 +200,27 @@ export class Trainer {
   }
 }
 
-// {name: {shape, data: Float32Array}} -> an ArrayBuffer in the safetensors format (names sorted, header padded with
-// spaces to 8 bytes, as the safetensors library writes it)
+// {name: {shape, data: Float32Array | Uint8Array}} -> an ArrayBuffer in the safetensors format (F32 or U8; names
+// sorted, header padded with spaces to 8 bytes, as the safetensors library writes it)
 export function safetensors(tensors) {
   const names = Object.keys(tensors).sort(), head = {__metadata__: {format: 'pt'}};
   let offset = 0;
   for (const name of names) {
-    const bytes = tensors[name].data.length * 4;
-    head[name] = {dtype: 'F32', shape: tensors[name].shape, data_offsets: [offset, offset + bytes]};
-    offset += bytes;
+    const data = tensors[name].data, dtype = data instanceof Uint8Array ? 'U8' : 'F32';
+    if (dtype === 'F32' && !(data instanceof Float32Array)) throw new Error(`The tensor ${name} is neither float32 nor uint8.`);
+    head[name] = {dtype, shape: tensors[name].shape, data_offsets: [offset, offset + data.byteLength]};
+    offset += data.byteLength;
   }
   let json = JSON.stringify(head);
   json += ' '.repeat((8 - (json.length % 8)) % 8);
-  const text = new TextEncoder().encode(json), buffer = new ArrayBuffer(8 + text.length + offset);
-  new DataView(buffer).setBigUint64(0, BigInt(text.length), true);
-  new Uint8Array(buffer, 8, text.length).set(text);
-  for (const name of names) {
-    const t = tensors[name], start = 8 + text.length + head[name].data_offsets[0];
-    new Float32Array(buffer, start, t.data.length).set(t.data);  // little-endian on every platform a browser runs on
+  const text = new TextEncoder().encode(json), out = new Uint8Array(8 + text.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(text.length), true);
+  out.set(text, 8);
+  for (const name of names) {  // little-endian on every platform a browser runs on
+    const data = tensors[name].data;
+    out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), 8 + text.length + head[name].data_offsets[0]);
   }
-  return buffer;
+  return out.buffer;
 }
 
 // Hands the event loop a turn (the page's drawing, Stop) between two mini-batches: setImmediate in node, a
