@@ -20,9 +20,9 @@ const TEMPLATE = `
     <label>seed <input class="tv-seed" type="number" min="0" max="999999" step="1" value="0"></label>
     <label>epochs <input class="tv-epochs" type="number" min="1" max="20" step="1" value="5"></label>
     <label>training digits <input class="tv-digits" type="number" min="1000" step="1000" value="2000"></label>
-    <button class="tv-train lg primary">Train</button>
-    <button class="tv-stop lg stop" disabled>Stop</button>
-    <button class="tv-download lg secondary" disabled>Download</button>
+    <button class="tv-train tv-primary">Train</button>
+    <button class="tv-stop" disabled>Stop</button>
+    <button class="tv-download" disabled>Download</button>
   </div>
   <div class="tv-status" aria-live="polite">Loading TensorFlow.js...</div>
   <div class="tv-backend"></div>
