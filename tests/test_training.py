@@ -192,3 +192,18 @@ def download(page, folder):
     for d in got:
         d.save_as(folder / d.suggested_filename)
     assert sorted(d.suggested_filename for d in got) == ["config.json", "model.safetensors", "test_latents.safetensors"]
+
+
+@pytest.mark.slow
+def test_a_library_that_does_not_load_is_one_sentence_on_the_page(app_and_browser):
+    app, url, browser = app_and_browser
+    context = browser.new_context()
+    context.route("**/vendor/tfjs/tf.min.js", lambda route: route.abort())
+    page = context.new_page()
+    page.goto(url)
+    page.get_by_role("tab", name="Train").click()
+    status = page.locator(".tv-status")
+    status.get_by_text("not available here").wait_for(timeout=60_000)
+    text = status.inner_text()
+    assert text.startswith("Training in your browser is not available here: ") and text.count(". ") == 0, text
+    context.close()

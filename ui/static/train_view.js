@@ -17,7 +17,7 @@ const TEMPLATE = `
   <div class="tv-controls">
     <label>model <select class="tv-kind"><option value="vae">VAE</option><option value="ae">AE</option></select></label>
     <label class="tv-beta-box">beta, the KL term's weight <select class="tv-beta">${BETAS.map(b => `<option${b === '1' ? ' selected' : ''}>${b}</option>`).join('')}</select></label>
-    <label>seed <input class="tv-seed" type="number" min="0" max="999999" step="1" value="0"></label>
+    <label>seed <input class="tv-seed" type="number" min="0" max="4294967295" step="1" value="0"></label>
     <label>epochs <input class="tv-epochs" type="number" min="1" max="20" step="1" value="5"></label>
     <label>training digits <input class="tv-digits" type="number" min="1000" step="1000" value="2000"></label>
     <button class="tv-train tv-primary">Train</button>
@@ -203,7 +203,7 @@ export function mount(element, props) {
     if (state.running) return;
     let settings;
     try {
-      settings = {kind: $('.tv-kind').value, beta: $('.tv-beta').value, seed: whole($('.tv-seed'), 0, 999999, 'The seed'),
+      settings = {kind: $('.tv-kind').value, beta: $('.tv-beta').value, seed: whole($('.tv-seed'), 0, 4294967295, 'The seed'),
                   epochs: whole($('.tv-epochs'), 1, 20, 'The number of epochs'),
                   nTrain: whole($('.tv-digits'), 1000, info.max_digits, 'The number of training digits')};
     } catch (e) {
