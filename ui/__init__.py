@@ -1,7 +1,7 @@
 """The app's page, one module per tab; `build_demo(models)` puts them together.
 
-Each tab module has `create_tab(demo, models, own)` (own: a gr.State the server leaves at None; the visitor's model
-trained on the Train tab lives in the page), which builds its components inside the current gr.Blocks and wires its handlers. Handlers are small functions from a visitor's raw input to named outputs; everything a visitor sends
+Each tab module has `create_tab(demo, models, own)` (own: a gr.State holding the visitor's model once one is trained
+on the Train tab), which builds its components inside the current gr.Blocks and wires its handlers. Handlers are small functions from a visitor's raw input to named outputs; everything a visitor sends
 is checked in `inputs`, and pictures are made in `pictures`.
 """
 from pathlib import Path
@@ -32,8 +32,8 @@ def intro(models: Models) -> str:
 def build_demo(models: Models, delete_cache=DELETE_CACHE) -> gr.Blocks:
     with gr.Blocks(title="VAE Explorer", delete_cache=delete_cache) as demo:
         gr.Markdown(intro(models))
-        # the tabs' `own` argument: the server keeps no visitor's model (the Train tab trains in the page, and the
-        # page's views show the result), so this stays None; kept while Reconstruct and Sample still take it
+        # the visitor's own model, once trained in the Train tab (training.OwnModel): about 3 MB a visitor, so it is
+        # dropped an hour after it was last set
         own = gr.State(None, time_to_live=3600)
         # "wrap": on a phone every tab's name stays in view on a second line, not behind an unlabelled "..."
         with gr.Tabs(overflow_behavior="wrap"):
