@@ -158,6 +158,9 @@ def test_stop_ends_the_run_within_a_mini_batch_then_an_ae_is_handed_to_the_other
     assert handed == [{"name": "your AE, 1 epoch", "size": handed[0]["size"],
                        "config": {"data_size": 784, "hidden_size": 512, "kind": "ae", "latent_size": 2}}]
     assert page.evaluate("window.vaeExplorerOwnModel.name") == "your AE, 1 epoch"
+    page.get_by_role("tab", name="Reconstruct").click()  # shown there at once, with no click (ui/static/model.js)
+    page.locator(".rc-yours .rc-label").first.get_by_text("your AE, 1 epoch").wait_for(timeout=20_000)
+    page.get_by_role("tab", name="Train").click()
     weights = tmp_path / "weights"
     download(page, weights / "mnist-ae")
     start_run(page, kind="vae", epochs=1, digits=1000)
