@@ -4,7 +4,8 @@
     python space.py <user>/vae-explorer --dry-run      # the files the Space would receive; no token, no network
 
 The Space receives what the app needs and nothing else (the allowlist ALLOW): app.py, the Python files of ui/,
-vae_models/ and train/ (the Train tab runs the trainer's epoch), the shipped weights with their metrics, codes,
+vae_models/ and train/ (the app reads the packed subset with it), the page's modules and vendored libraries
+(ui/static/, less their tests), the shipped weights with their metrics, codes,
 examples and pictures, docs/REPORT.md and docs/figures/ (the Report tab), README.md (its YAML header is the Space's
 card: the gradio SDK, app.py) and .gitattributes. Never data sets (data/), results/, caches, checkpoints, tests,
 benchmarks, notebooks or virtual environments. The Space's requirements.txt is written from this one with torch's CPU
@@ -25,11 +26,11 @@ CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 WEIGHTS = [f"weights/{pattern}" for pattern in
            ("*.safetensors", "*/config.json", "*/training.json", "*/README.md", "*/*.safetensors", "*/*.csv",
             "*/*.png", "*/examples/*.png")]
-ALLOW = ["app.py", "README.md", ".gitattributes", "ui/*.py", "vae_models/*.py", "train/*.py", *WEIGHTS,
+ALLOW = ["app.py", "README.md", ".gitattributes", "ui/*.py", "ui/static/*", "vae_models/*.py", "train/*.py", *WEIGHTS,
          "docs/REPORT.md", "docs/figures/*.png", "docs/figures/*.txt", "docs/figures/*.csv"]
 # fnmatch's * also crosses "/": these keep out what could sit inside an allowed folder
 IGNORE = ["*__pycache__*", "*.pyc", "*checkpoint*", "*vae_explorer_cache*", "*.ipynb_checkpoints*", "*.cache*",
-          "*.git/*"]
+          "*.git/*", "ui/static/tests/*"]
 
 
 def space_files(root=ROOT):

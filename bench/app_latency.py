@@ -1,10 +1,8 @@
 """End-to-end latency of every app endpoint through gradio_client, beside a no-op endpoint of the same app.
 
     python bench/app_latency.py [--calls 30] [--clients 8] [--port 7861]
-    python bench/app_latency.py --training [--calls 30]
 
---training measures instead the Train tab: the epoch time and update rate of a live run alone, then the Reconstruct
-endpoint's latency with no training, and while another client's run is going, side by side.
+(The Train tab trains in the visitor's browser and has no endpoint: bench/train_in_browser.py measures it.)
 
 Starts the app (with a no-op endpoint that only this benchmark adds) in a subprocess, reports the time from launch
 to the first answer, then for each endpoint the
@@ -104,7 +102,6 @@ def main():
     p.add_argument("--calls", type=int, default=30)
     p.add_argument("--clients", type=int, default=8)
     p.add_argument("--port", type=int, default=7861)
-    p.add_argument("--training", action="store_true", help="measure the Train tab and Reconstruct during a run")
     p.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # the server subprocess
     args = p.parse_args()
     url = f"http://127.0.0.1:{args.port}/"
@@ -132,8 +129,6 @@ def main():
         tmp = ROOT / "test-output"
         tmp.mkdir(exist_ok=True)
         calls = endpoints(tmp)
-        if args.training:
-            return during_training(url, calls["reconstruct_upload"][0], args.calls)
         clients = [Client(url, verbose=False) for _ in range(args.clients)]
         results = {}
         for name, (inputs, api) in calls.items():
@@ -156,34 +151,6 @@ def main():
     finally:
         server.terminate()
         server.wait(timeout=30)
-
-
-def during_training(url, upload, calls):
-    """The Train tab's epoch time and update rate alone; then Reconstruct's latency idle and during a run."""
-    trainer = Client(url, verbose=False)
-    t = time.perf_counter()
-    job = trainer.submit("VAE", "1", 0, 3, 10000, api_name="/train")
-    job.result(timeout=300)
-    seconds = time.perf_counter() - t
-    outputs = job.outputs()
-    rows = [o[6] for o in outputs if isinstance(o[6], list)][-1]
-    epoch_s = [r["seconds"] for r in rows]
-    print(f"live training alone, VAE, 10,000 digits, 3 epochs: {len(outputs)} updates in {seconds:.1f} s "
-          f"({len(outputs) / seconds:.1f} a second); epochs (training, test pass and the pictures) "
-          + ", ".join(f"{s:.2f}" for s in epoch_s) + " s")
-    client = Client(url, verbose=False)
-    timed(client, upload, "/reconstruct_upload")
-    idle = [timed(client, upload, "/reconstruct_upload") for _ in range(calls)]
-    job = trainer.submit("VAE", "1", 1, 20, 10000, api_name="/train")
-    while not any(isinstance(o[6], list) for o in job.outputs()):
-        time.sleep(0.1)
-    busy = [timed(client, upload, "/reconstruct_upload") for _ in range(calls)]
-    rows = [o[6] for o in job.outputs() if isinstance(o[6], list)][-1]
-    job.cancel()
-    print(f"reconstruct_upload, {calls} sequential calls (ms): idle p50 {percentile(idle, 50):.0f}, p95 "
-          f"{percentile(idle, 95):.0f}; during a run p50 {percentile(busy, 50):.0f}, p95 {percentile(busy, 95):.0f} "
-          f"({statistics.median(busy) / statistics.median(idle):.2f}x); that run's epochs meanwhile: "
-          + ", ".join(f"{r['seconds']:.2f}" for r in rows) + " s")
 
 
 if __name__ == "__main__":

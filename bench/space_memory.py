@@ -5,7 +5,7 @@
 Copies exactly the files `python space.py --dry-run` lists into a temporary folder (so this also shows that they
 suffice to serve the app), starts `python app.py` there in a subprocess, and reads the server's resident memory from
 /proc: VmRSS once it answers, then `clients` gradio_client clients each call every endpoint of
-bench/app_latency.py `calls` times while one of them trains a VAE in the Train tab (3 epochs of 10,000 digits), and
+bench/app_latency.py `calls` times (the Train tab trains in the visitor's browser: no server work), and
 VmHWM, the resident peak of the whole run. A free CPU Space has 16 GB of memory and 2 vCPUs.
 """
 import own_tmp  # noqa: F401  (first: this run's temporary files in a folder removed at exit)
@@ -77,8 +77,6 @@ def main():
 
             def visitor(k):
                 c = Client(url, verbose=False)
-                if k == 0:  # one visitor trains while the others use every other tab
-                    call(c, ("VAE", "1", 0, 3, 10000), "/train")
                 for _ in range(args.calls):
                     for call_args, api_name in calls.values():
                         call(c, call_args, api_name)

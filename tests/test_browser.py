@@ -224,58 +224,6 @@ def natural_width(page, elem_id):
     return page.evaluate(f"document.querySelector('#{elem_id} img').naturalWidth")
 
 
-def test_train_live_then_stop_then_reconstruct_with_the_trained_model(page):
-    page.get_by_role("tab", name="Reconstruct").click()
-    page.wait_for_timeout(1000)
-    if page.locator("#every-model img").count() == 0:  # an earlier test's error cleared the results: draw a digit
-        draw_stroke(page)
-    assert has_image(page, "every-model")
-    shipped_only = natural_width(page, "every-model")
-    page.get_by_role("tab", name="Train").click()
-    epochs = page.locator("#train-epochs input[type=number]")
-    epochs.fill("20")
-    epochs.press("Enter")
-    page.locator("#train-btn").click()
-    assert has_image(page, "train-map", timeout=60_000) and has_image(page, "train-curves")
-    first_map, first_curves = image_src(page, "train-map"), image_src(page, "train-curves")
-    wait_for_new_image(page, "train-map", first_map, 60_000)  # the next epoch: the map moves
-    assert image_src(page, "train-curves") != first_curves
-    page.locator("#stop-btn").click()
-    page.locator("#train-status").get_by_text("Stopped").wait_for(timeout=5_000)
-    page.screenshot(path=str(SHOTS / "train.png"), full_page=True)
-    page.get_by_role("tab", name="Reconstruct").click()
-    before = image_src(page, "every-model")
-    draw_stroke(page)
-    wait_for_new_image(page, "every-model", before)
-    # one more column: "yours" (the new picture's width once it has loaded)
-    page.wait_for_function("w => (document.querySelector('#every-model img') || {}).naturalWidth > w", arg=shipped_only,
-                           timeout=30_000)
-    assert errors_on_page(page) == 0
-
-
-def test_closing_the_page_stops_its_training(page, served_app):
-    import time
-
-    from gradio_client import Client
-
-    def short_run():
-        started = time.monotonic()
-        Client(served_app[1], verbose=False).submit("AE", "1", 0, 1, 1000, api_name="/train").result(timeout=120)
-        return time.monotonic() - started
-
-    alone = short_run()
-    other = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
-    other.goto(served_app[1])
-    other.get_by_role("tab", name="Train").click()
-    epochs = other.locator("#train-epochs input[type=number]")
-    epochs.fill("20")
-    epochs.press("Enter")
-    other.locator("#train-btn").click()
-    assert has_image(other, "train-map", timeout=60_000)  # an epoch is done; 19 more would take half a minute
-    other.close()
-    assert short_run() < alone + 8  # the closed page's run gave the one training slot back (its rest: about 20 s)
-
-
 def test_the_report_tab_shows_the_report_with_its_figures(page):
     page.get_by_role("tab", name="Report").click()
     page.locator("#report").get_by_text("the ELBO estimator").first.wait_for(timeout=10_000)
@@ -531,37 +479,3 @@ def test_noise_is_said_not_to_look_like_a_digit_and_a_digit_is_not(page, tmp_pat
     page.wait_for_function("() => !document.querySelector('#numbers').innerText.includes('does not look like a digit')",
                            timeout=30_000)
     page.locator("#numbers").get_by_text("code z").wait_for(timeout=20_000)
-
-
-def test_stop_on_a_fresh_page_keeps_no_model_then_a_trained_one_is_named(page, served_app):
-    """Stop before an epoch ends says no model was kept; after training, the model's name ("your AE, 1 epochs")
-    labels it where it is offered; the time from Stop to "Stopped" on the page is printed."""
-    import time
-
-    fresh = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
-    try:
-        fresh.goto(served_app[1])
-        fresh.get_by_role("tab", name="Train").click()
-        fresh.locator("#train-btn").click()
-        fresh.locator("#train-status").get_by_text("digits...").wait_for(timeout=60_000)
-        started = time.monotonic()
-        fresh.locator("#stop-btn").click()
-        fresh.locator("#train-status").get_by_text("Stopped").wait_for(timeout=10_000)
-        print(f"Stop to 'Stopped' on the page: {time.monotonic() - started:.2f} s")
-        text = fresh.locator("#train-status").inner_text()
-        assert "no model was kept" in text and "is kept" not in text
-        fresh.get_by_role("radio", name="AE", exact=True).first.check()
-        epochs = fresh.locator("#train-epochs input[type=number]")
-        epochs.fill("1")
-        epochs.press("Enter")
-        fresh.locator("#train-btn").click()
-        fresh.locator("#train-status").get_by_text("Done").wait_for(timeout=120_000)
-        fresh.get_by_role("tab", name="Sample").click()
-        fresh.get_by_role("button", name="Sample z ~ N(0, I)").click()
-        fresh.locator("#own-note").get_by_text("your AE, 1 epoch").wait_for(timeout=20_000)
-        fresh.get_by_role("tab", name="Reconstruct").click()
-        draw_stroke(fresh)
-        fresh.locator("#every-note").get_by_text("your AE, 1 epoch").wait_for(timeout=20_000)
-    finally:
-        fresh.close()
-

@@ -388,55 +388,6 @@ def test_a_file_payload_naming_an_address_is_refused_before_gradio_fetches_it(sm
     assert raw_call(url, "sample", [4, 0])[0] == "complete"  # ordinary calls are untouched
 
 
-@pytest.mark.slow  # many clients at once, or a long run: CI runs it
-def test_a_training_flood_is_refused_at_once_and_other_endpoints_answer(small_app):
-    """12 training calls from 12 sessions (item 6): 1 trains, the holdings of this address are capped, the rest are
-    told at once to come back later, and Sample answers meanwhile."""
-    from ui import training
-
-    url = small_app[1]
-    answers = [None] * 12
-
-    def train(i):
-        answers[i] = raw_call(url, "train", ["AE", "1", i, 1, 1000], timeout=120)
-
-    threads = [threading.Thread(target=train, args=(i,)) for i in range(12)]
-    started = time.time()
-    for t in threads:
-        t.start()
-    assert raw_call(url, "sample", [4, 0], timeout=60)[0] == "complete"
-    for t in threads:
-        t.join(120)
-    refused = [a for a in answers if a[0] == "error"]
-    assert len(refused) >= 12 - training.RUNS_PER_ADDRESS, answers
-    assert all("training run" in json.dumps(a[1]) or "come back" in json.dumps(a[1]) for a in refused)
-    assert time.time() - started < 100
-
-
-def test_the_visitors_models_are_kept_in_a_bounded_store_oldest_first():
-    from ui.training import OwnModels, Ticket
-
-    store = OwnModels(limit=2)
-    tickets = [store.keep(f"session{i}", f"model{i}") for i in range(3)]
-    assert store.get(tickets[0]) is None and store.get(tickets[2]) == "model2"
-    assert store.keep("session1", "newer") == Ticket("session1") and store.get(Ticket("session1")) == "newer"
-    store.keep("session3", "model3")
-    assert store.get(tickets[2]) is None  # session1 was trained again more recently than session2
-
-
-@pytest.mark.parametrize("args, message", [
-    (["AE", "1", 0, 1, 999], "training digits must be a whole number from 1000 to 2000"),
-    (["AE", "1", 2**63, 1, 1000], "seed must be a whole number from 0 to 9223372036854775807"),
-])
-def test_each_training_control_has_one_range(small_app, args, message):
-    kind, answer = raw_call(small_app[1], "train", args)
-    assert kind == "error" and message in json.dumps(answer), answer
-
-
-def test_the_largest_stated_seed_is_accepted(small_app):
-    assert raw_call(small_app[1], "train", ["AE", "1", 2**63 - 1, 1, 1000], timeout=120)[0] == "complete"
-
-
 def test_a_float_tiff_of_nan_gets_one_sentence(small_app, tmp_path):
     Image.new("F", (300, 300), float("nan")).save(tmp_path / "x.tiff")
     url = small_app[1]

@@ -127,3 +127,92 @@ def test_an_empty_canvas_is_one_sentence_in_the_page(tmp_path):
     empty.tofile(tmp_path / "empty.rgba")
     run = node(STATIC / "tests" / "run_preprocess.mjs", tmp_path / "empty.rgba", 2, 280, 280)
     assert json.loads(run.stdout) == ["No digit found: the canvas is empty. Draw a digit."] * 2
+
+
+def page_trainer(*args, timeout=300):
+    """ui/static/tests/run_trainer.mjs with args -> its JSON (the last line: TensorFlow.js prints a banner first)."""
+    run = node(STATIC / "tests" / "run_trainer.mjs", *args, timeout=timeout)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+@needs_node
+@pytest.mark.parametrize("kind, beta", [("vae", 1.0), ("vae", 0.5), ("ae", 1.0)])
+def test_the_page_trains_as_pytorch_does(kind, beta, tmp_path):
+    """The same initial weights, batch and noise: the page's loss (TensorFlow.js, CPU backend) is PyTorch's within
+    1e-4 relative at every one of 5 Adam steps, and the weights after them agree within 1e-4."""
+    from safetensors.torch import load_file
+    from vae_models.elbo import loss_function
+
+    torch.manual_seed(3)
+    model = Autoencoder(kind)
+    (tmp_path / "start.safetensors").write_bytes(model_bytes(model))
+    x = inputs(20).repeat(7, 1)[:128]  # a batch of 128: the digits above, with generated strokes and the extremes
+    steps = 5
+    eps = torch.randn(steps, len(x), 2)
+    x.numpy().astype("<f4").tofile(tmp_path / "x.bin")
+    eps.numpy().astype("<f4").tofile(tmp_path / "eps.bin")
+    page = page_trainer(tmp_path / "start.safetensors", kind, beta, tmp_path / "x.bin", tmp_path / "eps.bin", steps,
+                        tmp_path / "end.safetensors")
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model.train()
+    for step in range(steps):
+        mu, logvar = model.encode(x)
+        z = mu if logvar is None else mu + torch.exp(0.5 * logvar) * eps[step]
+        losses = loss_function(model.decode_logits(z).unsqueeze(0), x, mu, logvar, beta)
+        optimizer.zero_grad()
+        (losses.loss / len(x)).backward()
+        optimizer.step()
+        for name in ("loss", "bce", "kld"):
+            torch_value, page_value = getattr(losses, name).item(), page["losses"][step][name]
+            assert abs(page_value - torch_value) <= 1e-4 * abs(torch_value) + 1e-6, (step, name, page_value, torch_value)
+    ends = load_file(tmp_path / "end.safetensors")
+    state = model.state_dict()
+    assert set(ends) == set(state)
+    for name, value in state.items():
+        assert ends[name].shape == value.shape
+        assert (ends[name] - value).abs().max().item() < 1e-4, name
+
+
+@needs_node
+@pytest.mark.slow
+def test_one_epoch_in_the_page_over_2000_digits_lowers_the_test_loss_by_40_nats():
+    page = page_trainer("epoch", ROOT / "weights" / "mnist-subset.safetensors", 2000, 0, timeout=900)
+    assert page["before"]["loss"] - page["after"]["loss"] >= 40, page
+
+
+@needs_node
+def test_a_model_trained_in_the_page_loads_with_load_pretrained(tmp_path):
+    """What the Train tab's "download" gives (config.json + model.safetensors) is read by the real loader, and it
+    computes what the page's weights compute."""
+    torch.manual_seed(4)
+    model = Autoencoder("vae")
+    (tmp_path / "start.safetensors").write_bytes(model_bytes(model))
+    x = inputs(20)
+    x.numpy().astype("<f4").tofile(tmp_path / "x.bin")
+    torch.randn(2, len(x), 2).numpy().astype("<f4").tofile(tmp_path / "eps.bin")
+    page_trainer(tmp_path / "start.safetensors", "vae", 1, tmp_path / "x.bin", tmp_path / "eps.bin", 2,
+                 tmp_path / "end.safetensors")
+    folder = tmp_path / "yours"
+    folder.mkdir()
+    (tmp_path / "end.safetensors").rename(folder / "model.safetensors")
+    config = node("--input-type=module", "-e", "import {Trainer} from './ui/static/trainer.js'; "
+                  "console.log(JSON.stringify(Trainer.prototype.config.call({kind: 'vae'})))")
+    assert config.returncode == 0, config.stderr
+    (folder / "config.json").write_text(config.stdout)
+    loaded = load_pretrained([Autoencoder, ConditionalVAE], folder)
+    assert isinstance(loaded, Autoencoder) and loaded.kind == "vae"
+    assert not torch.equal(loaded.fc1.weight, model.fc1.weight)  # two Adam steps moved it
+
+
+def test_the_vendored_libraries_match_their_checksums():
+    """Every file of a vendored library is the one its SHA256SUMS names, and nothing else is in its folder."""
+    import hashlib
+
+    folders = [p.parent for p in (STATIC / "vendor").glob("*/SHA256SUMS")]
+    assert folders, "no vendored library"
+    for folder in folders:
+        sums = dict(reversed(line.split("  ", 1)) for line in (folder / "SHA256SUMS").read_text().splitlines())
+        assert {p.name for p in folder.iterdir()} == set(sums) | {"SHA256SUMS"}, folder
+        for name, digest in sums.items():
+            assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest, folder / name

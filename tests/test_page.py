@@ -10,22 +10,6 @@ def overlap(a, b):
     return a.overlaps(b)
 
 
-def test_live_curves_have_whole_epochs_on_their_x_axis():
-    from ui.training import LivePlots
-
-    plots = LivePlots(np.arange(10))
-    row = dict(epoch=0, train_bce=150.0, train_kld=5.0, test_bce=151.0, test_kld=5.1)
-    try:
-        for n in (1, 2, 7):
-            plots.curves([{**row, "epoch": e} for e in range(n)])
-            for ax in plots.curve_axes:
-                lo, hi = ax.get_xlim()
-                ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
-                assert ticks and all(t == int(t) for t in ticks)
-    finally:
-        plots.close()
-
-
 @pytest.fixture(scope="module")
 def spectrum_metrics():
     from train.artifacts import model_facts
