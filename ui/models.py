@@ -114,15 +114,25 @@ def epochs(n):
     return f"{n} epoch" + ("s" if n != 1 else "")
 
 
-def load_explorer(name, folder):
-    """A weights folder written by `python -m train` -> Explorer, or WeightsError naming the folder."""
+def load_explorer(name, folder, test_digits=None):
+    """A weights folder written by `python -m train` -> Explorer, or WeightsError naming the folder.
+    test_digits: (x (N, 784), labels) whose codes the map shows where the folder has no test_latents.safetensors, as
+    a model downloaded from the Train tab (config.json + model.safetensors only)."""
     folder = Path(folder)
     model = load_pretrained([Autoencoder, ConditionalVAE], folder)
-    try:
-        latents = load_file(folder / "test_latents.safetensors")
-        mu, labels = latents["mu"].numpy(), latents["labels"].numpy()
-    except (FileNotFoundError, SafetensorError, KeyError) as e:
-        raise WeightsError(f"{folder}: test_latents.safetensors is missing or damaged ({type(e).__name__}).") from None
+    if not (folder / "test_latents.safetensors").exists() and test_digits is not None:
+        x, y = test_digits
+        with torch.no_grad():
+            mu = model.eval().encode(x, y if isinstance(model, ConditionalVAE) else None)[0].numpy()
+        labels = y.numpy()
+    else:
+        try:
+            latents = load_file(folder / "test_latents.safetensors")
+            mu, labels = latents["mu"].numpy(), latents["labels"].numpy()
+        except (FileNotFoundError, SafetensorError, KeyError) as e:
+            raise WeightsError(f"{folder}: test_latents.safetensors is missing or damaged ({type(e).__name__}); "
+                               f"a folder of only config.json and model.safetensors needs mnist-subset.safetensors "
+                               f"beside it, whose test digits give its map.") from None
     if mu.ndim != 2 or mu.shape[1] != 2 or len(labels) != len(mu) or not np.isfinite(mu).all():
         raise WeightsError(f"{folder}: test_latents.safetensors does not hold finite 2-D codes with one label each.")
     try:
@@ -168,7 +178,15 @@ def load_models(weights, celeba_source=None):
     for the operator, when missing or unusable) -> Models. A folder's kind and beta are read from its config.json and
     training.json, never from its name."""
     weights = Path(weights)
-    explorers = {name: load_explorer(name, weights / f"mnist-{name.lower()}") for name in MNIST_MODELS}
+    subset = None
+    if (weights / "mnist-subset.safetensors").exists():
+        try:
+            subset = load_subset(weights / "mnist-subset.safetensors")
+        except DataError as e:
+            print(f"The Train tab has no data: {e}")
+    # the test digits whose codes a folder without test_latents.safetensors shows (a model from the Train tab)
+    test = subset["test"] if subset is not None else None
+    explorers = {name: load_explorer(name, weights / f"mnist-{name.lower()}", test) for name in MNIST_MODELS}
     betas, conditional = [], None
     found, problems = discover_models(weights)  # each folder's kind and beta, as its own files state them
     for line in problems:
@@ -179,7 +197,7 @@ def load_models(weights, celeba_source=None):
         if facts.kind == "ae" or (facts.kind == "vae" and facts.beta == 1):
             continue  # the spectrum has one AE and one VAE of each beta: the two above
         try:
-            explorer = load_explorer(CONDITIONAL if facts.kind == "cvae" else facts.name, facts.path)
+            explorer = load_explorer(CONDITIONAL if facts.kind == "cvae" else facts.name, facts.path, test)
         except WeightsError as e:
             print(f"Left out: {e}")
             continue
@@ -195,12 +213,6 @@ def load_models(weights, celeba_source=None):
             faces = load_pretrained(ConvVAE, celeba_source)
         except WeightsError as e:
             print(f"Faces tab without a model: {e}")  # for the operator; visitors see `note`, never a path
-    subset = None
-    if (weights / "mnist-subset.safetensors").exists():
-        try:
-            subset = load_subset(weights / "mnist-subset.safetensors")
-        except DataError as e:
-            print(f"The Train tab has no data: {e}")
     return Models(explorers, faces, spectrum=spectrum_of(explorers, betas), conditional=conditional,
                   subset=subset, examples=examples, faces_note=note)
 
