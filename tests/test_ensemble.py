@@ -154,7 +154,7 @@ def test_a_finished_ensemble_publishes_its_spread_without_training_again(mnist_d
         assert float(s["min"]) == min(values) and float(s["max"]) == max(values)
     assert (spread_dir / "loss_band.png").stat().st_size > 1000
     table = (spread_dir / "table.md").read_text()
-    assert "| test loss, one z a digit (nats) |" in table and f"(seed {8675309})" not in table
+    assert "| test loss, one z a digit (nats) |" in table and "| AE: seed 8675309 (rank of n, 1 = lowest) |" in table
     assert table.count(" of 2)") >= 2 * 8  # each row: the first seed's rank among the two, for both models
 
 
