@@ -117,12 +117,14 @@ def test_a_finished_ensemble_publishes_its_spread_without_training_again(mnist_d
     argv = ["ensemble", "--betas", "0,1", "--seeds", "2", "--n_epochs", "2", "--hidden_layer_size", "32",
             "--data_dir", str(mnist_dir), "--out_dir", str(out)]
     main(argv)
-    trained = (out / "ensemble" / "ensemble_metrics.csv").read_bytes()
+    run_dir = out / "ensemble"
+    trained = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(run_dir.rglob("*")) if p.is_file()}
     capsys.readouterr()
     main(argv + ["--resume", "--spread_dir", str(spread_dir)])
     log = capsys.readouterr().out
     assert "epoch   " not in log and "Wrote members.csv" in log  # no epoch trained again
-    assert (out / "ensemble" / "ensemble_metrics.csv").read_bytes() == trained
+    # the finished run's folder is only read: nothing in it written again, nothing added
+    assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(run_dir.rglob("*")) if p.is_file()} == trained
 
     members = read_csv(spread_dir / "members.csv")
     assert tuple(members[0]) == MEMBER_COLUMNS and len(members) == 4 * 2
@@ -151,3 +153,22 @@ def test_a_finished_ensemble_publishes_its_spread_without_training_again(mnist_d
         assert float(s["sd"]) == pytest.approx(statistics.stdev(values), rel=1e-9, abs=1e-12)
         assert float(s["min"]) == min(values) and float(s["max"]) == max(values)
     assert (spread_dir / "loss_band.png").stat().st_size > 1000
+    table = (spread_dir / "table.md").read_text()
+    assert "| test loss, one z a digit (nats) |" in table and "| AE: seed 8675309 (rank of n, 1 = lowest) |" in table
+    assert table.count(" of 2)") >= 2 * 8  # each row: the first seed's rank among the two, for both models
+
+
+def test_the_report_table_gives_mean_sd_range_and_the_shipped_seeds_rank():
+    from train.spread import MEMBER_COLUMNS, report_table
+
+    members = [{**dict.fromkeys(MEMBER_COLUMNS, ""), "model": "AE", "beta": "", "seed": str(s), "epoch": "1", "train_loss": str(v), "train_bce": str(v),
+                "train_kld": "0", "test_loss": str(v + 10), "test_bce": str(v + 10), "test_kld": "0",
+                "test_codes_in_square": str(v / 1000), "test_log_px_quadrature": ""}
+               for s, v in ((7, 100.0), (8, 104.0), (9, 102.0))]
+    members += [{**r, "epoch": "0", "test_loss": "999"} for r in members]  # an earlier epoch: not in the table
+    table = report_table(members, shipped_seed=9).splitlines()
+    row = {line.split(" | ")[0].lstrip("| "): line for line in table[2:]}
+    # 110, 114, 112 over three seeds: mean 112, sample sd 2; seed 9's 112 is the 2nd lowest
+    assert "112.00 ± 2.00 (110.00 to 114.00) | 112.00 (2 of 3)" in row["test loss, one z a digit (nats)"]
+    assert "10.2% ± 0.2 (10.0% to 10.4%) | 10.2% (2 of 3)" in row["test codes in [-2, 2]^2"]
+    assert "test log p(x) by quadrature (nats)" not in row  # no value for any model: no row

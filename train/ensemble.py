@@ -174,6 +174,8 @@ def train_ensemble(members, train_x, test_x, out_dir, n_epochs=100, batch_size=1
     for group in groups:
         for i, m in enumerate(group.members):
             folder = out_dir / "members" / m.name
+            if start >= n_epochs and (folder / "model.safetensors").exists():
+                continue  # a finished run resumed (to publish its spread): its folder is only read
             group.member_model(i).save_pretrained(folder)
             artifacts.write_json(folder / "training.json", {
                 "autoencoder_type": m.kind, "beta": m.beta, "seed": m.seed, "n_epochs": n_epochs,

@@ -7,7 +7,9 @@ From a finished ensemble (its ensemble_metrics.csv and members/<name>/ weights) 
   member's last-epoch row also carries the report's final evaluations of that member (EVALUATIONS, below);
 - summary.csv: one row per (model, beta) and metric at the last epoch, `model,beta,metric,n,mean,sd,min,max`, sd
   being the sample standard deviation (n - 1) over the seeds;
-- loss_band.png: the train and test curves, the mean over the seeds and a band from the lowest to the highest seed.
+- loss_band.png: the train and test curves, the mean over the seeds and a band from the lowest to the highest seed;
+- table.md: the report's table, mean ± sd (min to max) of every last-epoch number, and the first seed's member (the
+  shipped weights' single run) with its rank among the seeds.
 The AE has no beta: its `beta` cell is empty.
 """
 import csv
@@ -110,6 +112,50 @@ def summarise(members):
     return out
 
 
+LABELS = {"train_loss": "train loss, the last epoch's running mean (nats)",
+          "train_bce": "train BCE, the last epoch's running mean (nats)", "test_loss": "test loss, one z a digit (nats)",
+          "test_bce": "test BCE, one z a digit (nats)", "test_kld": "test KL (nats)",
+          "test_bce_at_mu": "test BCE decoded at z = mu (nats)",
+          "test_log_px_quadrature": "test log p(x) by quadrature (nats)",
+          "test_codes_in_square": "test codes in [-2, 2]^2", "test_knn10_accuracy": "10-nearest-neighbour accuracy of the codes",
+          "prior_samples_recognised": "z ~ N(0, I) samples recognised", "mixture_samples_recognised":
+          "samples from the mixture fitted to the codes, recognised"}
+SHARES = ("test_codes_in_square", "test_knn10_accuracy", "prior_samples_recognised", "mixture_samples_recognised")
+
+
+def report_table(members, shipped_seed):
+    """members.csv's rows -> the report's table in Markdown: per metric and model, mean ± sd (min to max) over the
+    seeds at the last epoch, and the shipped seed's value with its rank among the seeds (1 = lowest)."""
+    last = max(int(r["epoch"]) for r in members)
+    final = [r for r in members if int(r["epoch"]) == last]
+    models = sorted({(r["model"], r["beta"]) for r in final})
+    summary = {(s["model"], s["beta"], s["metric"]): s for s in summarise(members)}
+    head = ["last epoch, test set unless said"]
+    for model, beta in models:
+        name = model + (f" (beta {beta})" if beta not in ("", "1") else "")
+        head += [f"{name}: mean ± sd (min to max)", f"{name}: seed {shipped_seed} (rank of n, 1 = lowest)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for metric in (*METRICS, *EVALUATIONS):
+        if metric == "train_kld" or not any((m, b, metric) in summary for m, b in models):
+            continue
+        fmt = (lambda v: f"{100 * v:.1f}%") if metric in SHARES else (lambda v: f"{v:.2f}")
+        sd_fmt = (lambda v: f"{100 * v:.1f}") if metric in SHARES else (lambda v: f"{v:.2f}")
+        cells = [LABELS[metric]]
+        for model, beta in models:
+            s = summary.get((model, beta, metric))
+            if s is None:
+                cells += ["-", "-"]
+                continue
+            values = sorted(float(r[metric]) for r in final if (r["model"], r["beta"]) == (model, beta))
+            shipped = [float(r[metric]) for r in final
+                       if (r["model"], r["beta"]) == (model, beta) and int(r["seed"]) == shipped_seed]
+            cells.append(f"{fmt(float(s['mean']))} ± {sd_fmt(float(s['sd']))} "
+                         f"({fmt(float(s['min']))} to {fmt(float(s['max']))})")
+            cells.append(f"{fmt(shipped[0])} ({values.index(shipped[0]) + 1} of {len(values)})" if shipped else "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def write_csv(rows, columns, path):
     """rows -> a CSV at path, atomically; None is an empty cell, floats as repr (exact)."""
     buffer = io.StringIO()
@@ -171,4 +217,7 @@ def write_spread(out_dir, rows, data, spread_dir, n_samples=10_000, classifier_e
     write_csv(members, MEMBER_COLUMNS, spread_dir / "members.csv")
     write_csv(summarise(members), SUMMARY_COLUMNS, spread_dir / "summary.csv")
     plot_loss_band(members, spread_dir / "loss_band.png")
-    log(f"Wrote members.csv, summary.csv and loss_band.png to {spread_dir}")
+    table = report_table(read_csv(spread_dir / "members.csv"), min(int(r["seed"]) for r in rows))
+    artifacts.write_text(spread_dir / "table.md", table)
+    log(table)
+    log(f"Wrote members.csv, summary.csv, table.md and loss_band.png to {spread_dir}")
