@@ -12,7 +12,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from . import compare, conditional, explorer, faces, latent, reconstruct, report, sample, training
-from .limits import BodyLimit
+from .limits import Guard
 from .models import Models, load_models, untrained_models
 
 STATIC = Path(__file__).resolve().parent / "static"  # the page's ES modules and style, served at vae/static/
@@ -58,10 +58,11 @@ def routes():
 def launch(demo, **kwargs):
     """demo.launch with what the page needs: its modules and style (ui/static/, loaded once), the upload size limit,
     the report's figures (docs/figures/, the only folder of the repository gradio serves as files), the folders of
-    `routes`, and the bound on every other request's size (ui.limits.BodyLimit)."""
+    `routes`, and the checks of every other request (ui.limits.Guard: its size, a call's shape, gradio's refusals
+    in one sentence)."""
     return demo.launch(head=HEAD, css_paths=[STATIC / "page.css"], max_file_size=MAX_FILE_SIZE,
                        allowed_paths=[str(report.FIGURES)],
-                       app_kwargs={"middleware": [Middleware(BodyLimit)], "routes": routes()}, **kwargs)
+                       app_kwargs={"middleware": [Middleware(Guard, demo=demo)], "routes": routes()}, **kwargs)
 
 
 __all__ = ["DELETE_CACHE", "MAX_FILE_SIZE", "launch", "Models", "build_demo", "load_models", "untrained_models"]
