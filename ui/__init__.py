@@ -4,6 +4,7 @@ Each tab module has `create_tab(demo, models, own)` (own: a gr.State holding the
 on the Train tab), which builds its components inside the current gr.Blocks and wires its handlers. Handlers are small functions from a visitor's raw input to named outputs; everything a visitor sends
 is checked in `inputs`, and pictures are made in `pictures`.
 """
+import os
 from pathlib import Path
 
 import gradio as gr
@@ -55,11 +56,17 @@ def routes():
             Mount("/vae/files", app=StaticFiles(directory=explorer.decoder_folder()), name="vae-files")]
 
 
-def launch(demo, **kwargs):
+def launch(demo, forwarded_allow_ips="", **kwargs):
     """demo.launch with what the page needs: its modules and style (ui/static/, loaded once), the upload size limit,
     the report's figures (docs/figures/, the only folder of the repository gradio serves as files), the folders of
     `routes`, and the checks of every other request (ui.limits.Guard: its size, a call's shape, gradio's refusals
-    in one sentence)."""
+    in one sentence).
+
+    forwarded_allow_ips: the proxies whose X-Forwarded-For header names the client (uvicorn's setting, which gradio
+    does not pass on; read from its environment variable when the server starts). Without one, uvicorn trusts the
+    header from 127.0.0.1, so a client on the same host, or behind a proxy that does not set it, names itself."""
+    os.environ["FORWARDED_ALLOW_IPS"] = forwarded_allow_ips
+    explorer.prune()  # the files of earlier weights, exported by earlier runs
     return demo.launch(head=HEAD, css_paths=[STATIC / "page.css"], max_file_size=MAX_FILE_SIZE,
                        allowed_paths=[str(report.FIGURES)],
                        app_kwargs={"middleware": [Middleware(Guard, demo=demo)], "routes": routes()}, **kwargs)
