@@ -30,9 +30,11 @@ def parse_args(argv=None):
                              "$VAE_EXPLORER_CELEBA); without it the Faces tab says so")
     parser.add_argument("--forwarded-allow-ips", default=os.environ.get("FORWARDED_ALLOW_IPS", ""),
                         help="the proxies (addresses or networks, comma-separated) whose X-Forwarded-For names the "
-                             "client; default none, or uvicorn's $FORWARDED_ALLOW_IPS (docs/hosting-security.md)")
+                             "client, or * for any; default none, or uvicorn's $FORWARDED_ALLOW_IPS (docs/hosting-security.md)")
     args = parser.parse_args(argv)
     for proxy in filter(None, (p.strip() for p in args.forwarded_allow_ips.split(","))):
+        if proxy == "*":  # every peer is a proxy: only where nothing but the proxy can reach the app
+            continue
         try:
             ipaddress.ip_network(proxy, strict=False)
         except ValueError:

@@ -61,6 +61,8 @@ class Fuzzer:
         self.rng = random.Random(seed)
         self.deps = [d for d in config["dependencies"]]
         self.kinds = {c["id"]: c.get("type") for c in config["components"]}
+        # each component's value on the page: a well-formed call, whose answer is read for server paths too
+        self.defaults = {c["id"]: c.get("props", {}).get("value") for c in config["components"]}
         self.named = [d for d in self.deps if d.get("api_name") and d.get("api_visibility", "public") != "private"]
         self.files = file_payloads(upload_dir)
         self.sketches = sketch_payloads(self.files)
@@ -77,6 +79,9 @@ class Fuzzer:
 
     def data(self, dep, simple):
         kinds = [self.kinds.get(i) for i in dep["inputs"]]
+        if self.rng.random() < 0.15:  # as the page sends it
+            return [None if k in ("state", "image", "imageeditor") else self.defaults.get(i)
+                    for i, k in zip(dep["inputs"], kinds) if not (simple and k == "state")]
         if simple:  # the simple API leaves out the session's State
             kinds = [k for k in kinds if k != "state"] if self.rng.random() < 0.7 else kinds
         data = [None] * len(kinds)

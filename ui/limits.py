@@ -106,7 +106,9 @@ def parse(body):
 
     try:
         value = json.loads(body, parse_constant=constant, parse_float=finite, parse_int=integer)
-    except (ValueError, RecursionError):
+    except RecursionError:
+        raise Refusal(400, "The request is nested deeper than any input of this app.") from None
+    except ValueError:
         raise Refusal(400, "The request is not JSON this app reads: numbers are finite and at most "
                            f"{MAX_DIGITS} digits long.") from None
     stack = [(value, 0)]
