@@ -22,6 +22,10 @@ HEAD = '<script type="module" src="vae/static/page.js"></script>'
 # Every 10 minutes, delete what gradio's cache received or this app wrote more than an hour ago.
 DELETE_CACHE = (600, 3600)
 MAX_FILE_SIZE = "20mb"  # uploads larger than this are refused by gradio before they are stored
+# Sessions gradio keeps in memory, the oldest dropped first: each holds a copy of every component's config (about
+# 0.3 MB here), and an API call makes a new one that no heartbeat ever closes; gradio's default keeps 10,000 (3 GB).
+# A dropped session loses only its gr.State values.
+MAX_SESSIONS = 256
 
 INTRO = """# VAE Explorer
 An **autoencoder** (AE) squeezes each 28x28 digit into a point z in 2-D and back; a **variational autoencoder** (VAE)
@@ -68,6 +72,7 @@ def launch(demo, forwarded_allow_ips="", **kwargs):
     os.environ["FORWARDED_ALLOW_IPS"] = forwarded_allow_ips
     explorer.prune()  # the files of earlier weights, exported by earlier runs
     return demo.launch(head=HEAD, css_paths=[STATIC / "page.css"], max_file_size=MAX_FILE_SIZE,
+                       state_session_capacity=MAX_SESSIONS,
                        allowed_paths=[str(report.FIGURES)],
                        app_kwargs={"middleware": [Middleware(Guard, demo=demo)], "routes": routes()}, **kwargs)
 
