@@ -148,6 +148,25 @@ class Fuzzer:
         ])
 
 
+def as_the_page(url, skip=()):
+    """Call every named endpoint once with the page's own values (no file: those answer "upload first")
+    -> {name: the answer's text}."""
+    url = url.rstrip("/") + "/"
+    answers = {}
+    with httpx.Client(timeout=300) as client:
+        fuzzer = Fuzzer(client.get(f"{url}config").json(), 0, "")
+        for dep in fuzzer.named:
+            name = dep["api_name"]
+            if name in skip:
+                continue
+            data = [fuzzer.defaults.get(i) if fuzzer.kinds.get(i) not in ("image", "imageeditor") else None
+                    for i in dep["inputs"] if fuzzer.kinds.get(i) != "state"]
+            answer = client.post(f"{url}gradio_api/call/{name}", json={"data": data})
+            answers[name] = (read_stream(client, f"{url}gradio_api/call/{name}/{answer.json()['event_id']}", 300)
+                             if answer.status_code == 200 else answer.text)
+    return answers
+
+
 def nested(depth):
     value = [1]
     for _ in range(depth):
