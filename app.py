@@ -1,11 +1,13 @@
 """VAE Explorer: draw a digit and watch it travel through the latent spaces of an autoencoder and a VAE.
 
     python app.py [--host 127.0.0.1] [--port 7860] [--share] [--weights weights] [--celeba weights/celeba-vae]
+                  [--forwarded-allow-ips 10.0.0.1,10.1.0.0/16]
 
 Loads the models once, builds the page (the `ui` package, one module per tab) and serves it. This file is also the
 Hugging Face Space's entry point.
 """
 import argparse
+import ipaddress
 import os
 import sys
 from pathlib import Path
@@ -26,7 +28,18 @@ def parse_args(argv=None):
     parser.add_argument("--celeba", default=os.environ.get("VAE_EXPLORER_CELEBA", str(ROOT / "weights" / "celeba-vae")),
                         help="CelebA ConvVAE: a folder or a Hub repo id (default weights/celeba-vae, or "
                              "$VAE_EXPLORER_CELEBA); without it the Faces tab says so")
-    return parser.parse_args(argv)
+    parser.add_argument("--forwarded-allow-ips", default=os.environ.get("FORWARDED_ALLOW_IPS", ""),
+                        help="the proxies (addresses or networks, comma-separated) whose X-Forwarded-For names the "
+                             "client, or * for any; default none, or uvicorn's $FORWARDED_ALLOW_IPS (docs/hosting-security.md)")
+    args = parser.parse_args(argv)
+    for proxy in filter(None, (p.strip() for p in args.forwarded_allow_ips.split(","))):
+        if proxy == "*":  # every peer is a proxy: only where nothing but the proxy can reach the app
+            continue
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            parser.error(f"--forwarded-allow-ips: {proxy!r} is not an address or a network (like 10.0.0.0/8).")
+    return args
 
 
 def main(argv=None):
@@ -37,7 +50,8 @@ def main(argv=None):
         demo = build_demo(models)
     except WeightsError as e:
         sys.exit(f"error: cannot start VAE Explorer: {e}")
-    launch(demo, server_name=args.host, server_port=args.port, share=args.share)
+    launch(demo, server_name=args.host, server_port=args.port, share=args.share,
+           forwarded_allow_ips=args.forwarded_allow_ips)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ decoded images are bounded; bad values of every type get the endpoint's own sent
 import json
 import os
 import time
+import urllib.error
 import urllib.request
 
 import numpy as np
@@ -17,10 +18,15 @@ from conftest import ROOT
 
 
 def call(url, endpoint, data, timeout=60):
-    """POST the raw payload, then read the event stream -> ("complete", data) or ("error", message)."""
+    """POST the raw payload, then read the event stream -> ("complete", data) or ("error", message): the handler's,
+    or the app's refusal of the call (a 4xx, ui.limits.Guard) before any event is made."""
     request = urllib.request.Request(f"{url}gradio_api/call/{endpoint}", data=json.dumps({"data": data}).encode(),
                                      headers={"Content-Type": "application/json"})
-    event_id = json.load(urllib.request.urlopen(request, timeout=timeout))["event_id"]
+    try:
+        event_id = json.load(urllib.request.urlopen(request, timeout=timeout))["event_id"]
+    except urllib.error.HTTPError as refused:
+        assert 400 <= refused.code < 500, refused.code
+        return "error", json.load(refused)["error"]
     with urllib.request.urlopen(f"{url}gradio_api/call/{endpoint}/{event_id}", timeout=timeout) as stream:
         kind = None
         for line in stream.read().decode().splitlines():
@@ -90,7 +96,8 @@ def test_a_file_gradio_received_is_still_served(url, outside_image):
     ("latent_grid", ["VAE", 10, "nan"], "range must be"),
     ("latent_grid", ["VAE", [], 2], "grid size must be"),
     ("interpolate", ["VAE", None, None, 4], "Upload an image"),
-    ("interpolate", ["VAE", {"path": "x.png"}, None, 4], "not uploaded to this app"),
+    ("interpolate", ["VAE", {"path": "x.png", "meta": {"_type": "gradio.FileData"}}, None, 4],
+     "not uploaded to this app"),
     ("reconstruct_upload", [None], "Upload an image"),
 ])
 def test_every_wrong_type_gets_the_endpoints_own_sentence(url, endpoint, data, message):
@@ -207,8 +214,11 @@ def upload(url, data, name="x.png"):
 
 
 def raw_call(url, endpoint, data, timeout=60):
-    """POST /gradio_api/call/<endpoint> (a new session each time), then read its stream -> (kind, data)."""
+    """POST /gradio_api/call/<endpoint> (a new session each time), then read its stream -> (kind, data); a call
+    refused before it runs (4xx) is ("error", its sentence)."""
     answer = httpx.post(f"{url}gradio_api/call/{endpoint}", json={"data": data}, timeout=timeout)
+    if 400 <= answer.status_code < 500:
+        return "error", answer.json()["error"]
     answer.raise_for_status()
     kind = None
     with httpx.stream("GET", f"{url}gradio_api/call/{endpoint}/{answer.json()['event_id']}", timeout=timeout) as s:

@@ -4,6 +4,7 @@ Each tab module has `create_tab(demo, models, own)` (own: a gr.State holding the
 on the Train tab), which builds its components inside the current gr.Blocks and wires its handlers. Handlers are small functions from a visitor's raw input to named outputs; everything a visitor sends
 is checked in `inputs`, and pictures are made in `pictures`.
 """
+import os
 from pathlib import Path
 
 import gradio as gr
@@ -12,7 +13,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from . import compare, conditional, explorer, faces, latent, reconstruct, report, sample, training
-from .limits import BodyLimit
+from .limits import Guard
 from .models import Models, load_models, untrained_models
 
 STATIC = Path(__file__).resolve().parent / "static"  # the page's ES modules and style, served at vae/static/
@@ -21,6 +22,10 @@ HEAD = '<script type="module" src="vae/static/page.js"></script>'
 # Every 10 minutes, delete what gradio's cache received or this app wrote more than an hour ago.
 DELETE_CACHE = (600, 3600)
 MAX_FILE_SIZE = "20mb"  # uploads larger than this are refused by gradio before they are stored
+# Sessions gradio keeps in memory, the oldest dropped first: each holds a copy of every component's config (about
+# 0.3 MB here), and an API call makes a new one that no heartbeat ever closes; gradio's default keeps 10,000 (3 GB).
+# A dropped session loses only its gr.State values.
+MAX_SESSIONS = 256
 
 def intro(models: Models) -> str:
     """The page's first two lines: what an AE and a VAE are, and what is loaded (from the models' own records)."""
@@ -62,13 +67,21 @@ THEME = gr.themes.Default(font=(gr.themes.LocalFont("Source Sans Pro", weights=(
                                 "system-ui", "sans-serif"))
 
 
-def launch(demo, **kwargs):
+def launch(demo, forwarded_allow_ips="", **kwargs):
     """demo.launch with what the page needs: its modules and style (ui/static/, loaded once), the upload size limit,
     the report's figures (docs/figures/, the only folder of the repository gradio serves as files), the folders of
-    `routes`, and the bound on every other request's size (ui.limits.BodyLimit)."""
+    `routes`, and the checks of every other request (ui.limits.Guard: its size, a call's shape, gradio's refusals
+    in one sentence).
+
+    forwarded_allow_ips: the proxies whose X-Forwarded-For header names the client (uvicorn's setting, which gradio
+    does not pass on; read from its environment variable when the server starts). Without one, uvicorn trusts the
+    header from 127.0.0.1, so a client on the same host, or behind a proxy that does not set it, names itself."""
+    os.environ["FORWARDED_ALLOW_IPS"] = forwarded_allow_ips
+    explorer.prune()  # the files of earlier weights, exported by earlier runs
     return demo.launch(theme=THEME, head=HEAD, css_paths=[STATIC / "page.css"], max_file_size=MAX_FILE_SIZE,
+                       state_session_capacity=MAX_SESSIONS,
                        allowed_paths=[str(report.FIGURES)],
-                       app_kwargs={"middleware": [Middleware(BodyLimit)], "routes": routes()}, **kwargs)
+                       app_kwargs={"middleware": [Middleware(Guard, demo=demo)], "routes": routes()}, **kwargs)
 
 
 __all__ = ["DELETE_CACHE", "MAX_FILE_SIZE", "launch", "Models", "build_demo", "load_models", "untrained_models"]

@@ -17,7 +17,9 @@ import functools
 import hashlib
 import io
 import os
+import re
 import tempfile
+import time
 from pathlib import Path
 
 import gradio as gr
@@ -47,17 +49,49 @@ def decoder_folder() -> Path:
                        "XDG_CACHE_HOME to a writable folder.")
 
 
+# The names write_once gives (a model's slug, "-map" for its picture, 16 hex digits of the bytes' hash) and its
+# unfinished writes (mkstemp's "tmp" + 8 characters + ".part"): the only files `prune` ever deletes.
+OWN_NAME = re.compile(r"[a-z0-9-]+-[0-9a-f]{16}\.(safetensors|png)|tmp[a-z0-9_]{8}\.part")
+# Another process of this account may serve from the same folder (a second app, the tests): a file it exported or
+# reused in the last day is left to it.
+OTHERS_AGE = 24 * 3600
+served: set[Path] = set()  # the files this process exported (its models and maps)
+
+
 def write_once(data: bytes, stem: str, suffix: str, folder: Path | None = None) -> Path:
-    """bytes -> folder/stem-<hash>.suffix, written atomically unless a file of that name (so those bytes) is there."""
+    """bytes -> folder/stem-<hash>.suffix, written atomically unless a file of that name (so those bytes) is there
+    (then touched: its time says it is in use)."""
     folder = folder or decoder_folder()
     path = folder / f"{stem}-{hashlib.sha256(data).hexdigest()[:16]}{suffix}"
-    if not path.exists():
+    if path.exists():
+        os.utime(path)
+    else:
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
+    served.add(path.resolve())
     return path
+
+
+def prune(folder: Path | None = None, keep=None, age=OTHERS_AGE) -> list[Path]:
+    """Delete the files of models this process does not serve (`keep`, default the ones it exported) from the
+    served folder: only regular files named by OWN_NAME and older than `age` seconds; nothing else is touched.
+    -> the deleted paths. Run at start, once the page is built (ui.launch)."""
+    folder, keep = folder or decoder_folder(), served if keep is None else keep
+    deleted, now = [], time.time()
+    for entry in os.scandir(folder):
+        path = Path(entry.path)
+        if not OWN_NAME.fullmatch(entry.name) or not entry.is_file(follow_symlinks=False) or path.resolve() in keep:
+            continue
+        try:
+            if now - entry.stat(follow_symlinks=False).st_mtime > age:
+                path.unlink()
+                deleted.append(path)
+        except FileNotFoundError:
+            continue  # another process pruned it first
+    return deleted
 
 
 FILES_URL = "vae/files"  # where the app serves decoder_folder() (ui.launch), relative to the page's root

@@ -1,13 +1,28 @@
-"""The size of a request, bounded before anything reads it: an ASGI middleware in front of gradio's routes.
+"""Every request checked before gradio sees it, at one place: an ASGI middleware in front of gradio's routes.
 
+Size. 
 gradio's max_file_size bounds uploads only; any other request body (the JSON of an API call, a queue join) is read
 whole and kept with the event, its session and its log line, even when the handler then refuses it: 24 calls with a
 30 MB string for a number kept 835 MB. No legitimate input of this app is more than a few KB of JSON (files travel
 as uploads and are named by path), so a body over MAX_JSON_BYTES is refused with one sentence before it is stored.
+
+Shape. gradio answers a call it cannot run (too few inputs, an unknown fn_index, a file payload without "meta" or
+naming a file it never received, a sketch whose layers name /etc/passwd, NaN in the JSON) with an error event without
+a message ({"error": null}) or a 500, and a traceback in the log. So each call is checked against an allowlist read
+from the Blocks (`Calls`): which events a client may call and by which name, how many inputs each takes and what each
+input may hold; a call that does not fit is refused here with a 4xx and one sentence. What a handler checks itself
+(a number's range, a model's name) still reaches it, so its own sentence answers.
+
+Answers. gradio's own refusals (a 403 on /gradio_api/file=, a 404, a 422 from its data model) are rewritten into
+one sentence that names no path of the server.
 """
 import json
+import math
+import os
+import re
+import stat
 
-from .inputs import MAX_BLOB_BYTES
+from .inputs import MAX_BLOB_BYTES, MAX_LAYERS
 
 MAX_JSON_BYTES = 64_000  # the longest legitimate call (a drawing with its layers named by path) is under 2 KB
 # the sketchpad's pieces (ui.inputs.Sketchpad.accept_blobs): one image and a few form fields
@@ -44,20 +59,300 @@ def names_an_address(value):
     return False
 
 
-class BodyLimit:
-    """Refuse (413, one sentence) a request whose body is larger than body_limit(path), by its Content-Length or,
-    without one, as it streams in; the body is held here (at most the limit) and handed on whole."""
 
-    def __init__(self, app):
-        self.app = app
+MAX_DEPTH = 12  # the deepest legitimate value (a sketch's layer's meta) is 4 levels down
+MAX_DIGITS = 30  # a seed is at most 19 digits; float() of an integer past 1e308 raises OverflowError in a handler
+SESSION = re.compile(r"[A-Za-z0-9_-]{1,64}")  # gradio's page: 11 base-36 characters; gradio_client: a uuid's hex
+# the fields of the page's calls (gradio's client: queue/join for queued events, run/<name> for the others)
+CALL_FIELDS = {"data", "event_data", "fn_index", "trigger_id", "session_hash"}
+SIMPLE_FIELDS = {"data", "session_hash"}  # /gradio_api/call/<name>, as gradio_client and curl send it
+FILE_FIELDS = {"path", "url", "size", "orig_name", "mime_type", "is_stream", "meta"}  # gradio.data_classes.FileData
+SKETCH_FIELDS = {"id", "background", "layers", "composite"}  # gradio's EditorData
+FILE_META = {"_type": "gradio.FileData"}
+# gradio's refusals, by status, in one sentence that names nothing of the server
+GENERIC = {400: "This app cannot answer that request.", 401: "Log in first.",
+           403: "That file is not one this app serves.", 404: "There is nothing at that address.",
+           405: "That address does not take this kind of request.",
+           413: "The request is larger than any input of this app.",
+           422: "The request's fields are not the ones this address takes.",
+           429: "Too many requests; please try again in a minute.",
+           503: "The app is busy; please try again in a minute."}
+
+
+class Refusal(Exception):
+    """A request this app does not answer: its HTTP status and one sentence for the client."""
+
+    def __init__(self, status, sentence):
+        super().__init__(sentence)
+        self.status, self.sentence = status, sentence
+
+
+def parse(body):
+    """A request's JSON -> its value; NaN, Infinity, 1e400, integers of more than MAX_DIGITS digits, nesting deeper
+    than MAX_DEPTH and anything not JSON are Refusal (gradio answers NaN with a 500: it cannot write it back)."""
+    def constant(name):
+        raise ValueError(name)
+
+    def finite(text):
+        value = float(text)
+        if not math.isfinite(value):
+            raise ValueError(text)
+        return value
+
+    def integer(text):
+        if len(text.lstrip("-")) > MAX_DIGITS:
+            raise ValueError(text)
+        return int(text)
+
+    try:
+        value = json.loads(body, parse_constant=constant, parse_float=finite, parse_int=integer)
+    except RecursionError:
+        raise Refusal(400, "The request is nested deeper than any input of this app.") from None
+    except ValueError:
+        raise Refusal(400, "The request is not JSON this app reads: numbers are finite and at most "
+                           f"{MAX_DIGITS} digits long.") from None
+    stack = [(value, 0)]
+    while stack:
+        v, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise Refusal(400, "The request is nested deeper than any input of this app.")
+        if isinstance(v, dict):
+            stack.extend((x, depth + 1) for x in v.values())
+        elif isinstance(v, list):
+            stack.extend((x, depth + 1) for x in v)
+    return value
+
+
+def upload_folder():
+    import gradio as gr
+
+    return os.path.realpath(gr.utils.get_upload_folder())
+
+
+def uploaded(payload, what):
+    """A file payload -> None, or Refusal: gradio's FileData fields only, its "meta" tag, and a path that is a regular
+    file inside gradio's upload folder (gradio moves any other path into its cache, or refuses it with a traceback)."""
+    if not isinstance(payload, dict) or not set(payload) <= FILE_FIELDS or payload.get("meta") != FILE_META:
+        raise Refusal(422, f"Send {what} as gradio's file payload: {{\"path\": the path /gradio_api/upload gave, "
+                           f"\"meta\": {{\"_type\": \"gradio.FileData\"}}}}.")
+    path = payload.get("path")
+    if not isinstance(path, str) or not path or "\0" in path or payload.get("is_stream") not in (None, False) or \
+            any(not isinstance(payload.get(k), (str, type(None))) for k in ("url", "orig_name", "mime_type")) or \
+            not isinstance(payload.get("size"), (int, type(None))) or isinstance(payload.get("size"), bool):
+        raise Refusal(422, f"Send {what} as gradio's file payload, its path a string.")
+    real, folder = os.path.realpath(path), upload_folder()
+    if os.path.commonpath([real, folder]) != folder:
+        raise Refusal(422, f"That file was not uploaded to this app; upload {what} first.")
+    try:
+        if not stat.S_ISREG(os.stat(real).st_mode):
+            raise Refusal(422, f"That is not a file; upload {what}.")
+    except OSError:
+        raise Refusal(422, f"That upload is gone (old uploads are deleted); upload {what} again.") from None
+
+
+def any_value(value):
+    """The handler checks it (ui.inputs) and answers a wrong one with its own sentence; only a file payload inside
+    it is refused (gradio would move that file into its cache first, or fail on a "meta" that is not a dict)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            if "path" in v:
+                raise Refusal(422, "This input takes a value, not a file.")
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+
+
+def image(value):
+    if value is not None:
+        uploaded(value, "an image")
+
+
+def sketch(value):
+    """gradio's EditorData: the browser's {"id": its drawing's blobs} or files for the background, layers and
+    composite (each is moved into gradio's cache and validated before the handler runs)."""
+    if value is None:
+        return
+    if not isinstance(value, dict) or not set(value) <= SKETCH_FIELDS:
+        raise Refusal(422, "Send a drawing as the sketchpad does: {\"background\", \"layers\", \"composite\"} or "
+                           "{\"id\"}.")
+    if not isinstance(value.get("id"), (str, type(None))) or len(value.get("id") or "") > 64:
+        raise Refusal(422, "A drawing's id is a short string.")
+    layers = value.get("layers", [])
+    if not isinstance(layers, list) or len(layers) > MAX_LAYERS:
+        raise Refusal(422, f"A drawing has a list of at most {MAX_LAYERS} layers.")
+    for part in (value.get("background"), value.get("composite")):
+        if part is not None:
+            uploaded(part, "a drawing")
+    for layer in layers:  # gradio's EditorData: a layer is a file, never null
+        uploaded(layer, "a drawing's layer")
+
+
+def checker(block, preprocess):
+    """An event's input -> the function that checks what a client sends for it (Refusal when it does not fit), or
+    None when no client value can be run (an input this allowlist does not know)."""
+    import gradio as gr
+
+    if getattr(block, "stateful", False):
+        return any_value  # gradio passes the session's own value; the client's is dropped
+    if isinstance(block, gr.Dataset):  # load_example: gradio's preprocess indexes the samples with it
+        n = len(block.samples)
+
+        def index(value):
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < n:
+                raise Refusal(422, f"An example is chosen by its index, a whole number from 0 to {n - 1}.")
+        return index
+    if preprocess:
+        return None  # gradio's own preprocess would run on it: not an input of this app's events
+    if isinstance(block, gr.ImageEditor):
+        return sketch
+    if isinstance(block, gr.Image):
+        return image
+    if getattr(block, "data_model", None) is None:
+        return any_value
+    return None
+
+
+class Calls:
+    """What a client may call, read from the Blocks: the events with a server function (by fn_index, as the page
+    calls them; by name those the API shows), and for each the checks of its inputs."""
+
+    def __init__(self, demo):
+        self.demo, self.inputs, self.api_inputs, self.names = demo, {}, {}, {}
+        for index, fn in demo.fns.items():
+            if fn.fn is None:
+                continue  # a page-side function (js only, or a Stop button's cancels: the page calls /cancel)
+            checks = [checker(block, fn.preprocess) for block in fn.inputs]
+            if None in checks:
+                continue
+            self.inputs[index] = checks
+            self.api_inputs[index] = [i for i, block in enumerate(fn.inputs) if not block.skip_api]
+            if fn.api_name and fn.api_visibility != "private":
+                self.names[fn.api_name] = index
+
+    def by_name(self, name):
+        if name not in self.names:
+            raise Refusal(404, "This app has no endpoint of that name; its API page lists them.")
+        return self.names[name]
+
+    def check(self, index, data, simple=False):
+        """The data of a call to event `index` -> None, or Refusal. The simple API (/call/<name>) may leave out
+        the inputs it does not show (a session's State), as gradio_client does."""
+        if isinstance(index, bool) or not isinstance(index, int) or index not in self.inputs:
+            raise Refusal(404, "This app has no event of that index.")
+        if not isinstance(data, list):
+            raise Refusal(422, "A call's data is a list of its inputs' values.")
+        checks = self.inputs[index]
+        if simple and len(data) == len(self.api_inputs[index]) != len(checks):
+            full = [None] * len(checks)
+            for i, value in zip(self.api_inputs[index], data):
+                full[i] = value
+            data = full
+        if len(data) != len(checks):
+            shown = len(self.api_inputs[index]) if simple else len(checks)
+            raise Refusal(422, f"This event takes {shown} input{'s' if shown != 1 else ''}, not {len(data)}.")
+        for check, value in zip(checks, data):
+            check(value)
+
+    def call(self, route, body):
+        """A POST to one of the routes that run an event (route: the path after /gradio_api/) -> None, or
+        Refusal."""
+        parts = route.strip("/").split("/")
+        if parts == ["queue", "join"] or parts[0] in ("run", "api") and len(parts) == 2:
+            if not isinstance(body, dict) or not set(body) <= CALL_FIELDS or "data" not in body:
+                raise Refusal(422, "A call is {\"data\": [...], \"fn_index\", \"session_hash\", \"event_data\", "
+                                   "\"trigger_id\"} and nothing else.")
+            self.session(body.get("session_hash"), required=parts[0] == "queue")
+            if not isinstance(body.get("trigger_id"), (int, type(None))) or isinstance(body.get("trigger_id"), bool):
+                raise Refusal(422, "A call's trigger_id is a whole number.")
+            index = body.get("fn_index")
+            if index is None and parts[0] != "queue":
+                index = self.by_name(parts[1])
+            return self.check(index, body["data"])
+        if parts[0] == "call" and len(parts) == 2:
+            if not isinstance(body, dict) or not set(body) <= SIMPLE_FIELDS or "data" not in body:
+                raise Refusal(422, "A call is {\"data\": [its inputs' values]} (and a \"session_hash\").")
+            self.session(body.get("session_hash"), required=False)
+            return self.check(self.by_name(parts[1]), body["data"], simple=True)
+        if parts[:2] == ["call", "v2"] and len(parts) == 3:
+            self.by_name(parts[2])
+            raise Refusal(404, "This app answers /gradio_api/call/<name> with {\"data\": [...]}; call/v2 is not "
+                               "served.")
+        if parts == ["cancel"]:
+            if not isinstance(body, dict) or set(body) != {"session_hash", "fn_index", "event_id"} or \
+                    not isinstance(body["event_id"], str) or len(body["event_id"]) > 64:
+                raise Refusal(422, "A cancel is {\"session_hash\", \"fn_index\", \"event_id\"}.")
+            self.session(body["session_hash"], required=True)
+            if isinstance(body["fn_index"], bool) or body["fn_index"] not in self.inputs:
+                raise Refusal(404, "This app has no event of that index.")
+            return None
+        if parts[0] == "stream":
+            raise Refusal(404, "This app has no streaming inputs.")
+        return None  # reset, upload, component_server, ...: gradio's own data model checks them
+
+    @staticmethod
+    def session(value, required):
+        if value is None and not required:
+            return
+        if not isinstance(value, str) or not SESSION.fullmatch(value):
+            raise Refusal(422, "A session_hash is 1 to 64 letters, digits, '-' or '_'.")
+
+    def stream(self, route, query):
+        """A GET of an event's answers (queue/data?session_hash=..., call/<name>/<event_id>) -> None, or Refusal when
+        there is no such session or event (gradio would wait on a queue it makes for it, or end the stream
+        mid-answer)."""
+        queue = self.demo._queue
+        parts = route.strip("/").split("/")
+        if parts == ["queue", "data"]:
+            sessions = [v for k, v in query if k == "session_hash"]
+            if len(sessions) != 1 or sessions[0] not in queue.pending_messages_per_session:
+                raise Refusal(404, "No such session: join the queue first (POST /gradio_api/queue/join).")
+        elif parts[0] == "call" and len(parts) in (3, 4):
+            self.by_name(parts[-2])
+            event_id = parts[-1]
+            if event_id not in queue.event_ids_to_events and \
+                    not any(event_id in ids for ids in list(queue.pending_event_ids_session.values())):
+                raise Refusal(404, "No such event: its answer was read already, or it was never made.")
+
+
+class Guard:
+    """The middleware: a request's size (body_limit), a call's shape (Calls), and gradio's refusals rewritten into
+    one sentence (GENERIC). `demo`: the Blocks whose events the calls name (None: sizes only)."""
+
+    def __init__(self, app, demo=None):
+        self.app, self.demo, self._calls = app, demo, None
+
+    @property
+    def calls(self):
+        if self._calls is None and self.demo is not None:
+            self._calls = Calls(self.demo)  # built on the first request: the Blocks are complete by then
+        return self._calls
 
     async def __call__(self, scope, receive, send):
-        limit = body_limit(scope.get("path", "")) if scope["type"] == "http" else None
-        if limit is None:
+        if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        try:
+            return await self.guard(scope, receive, send)
+        except Refusal as refusal:
+            return await self.refuse(send, refusal.status, refusal.sentence)
+
+    async def guard(self, scope, receive, send):
+        path, method = scope.get("path", ""), scope.get("method", "GET")
+        route = path.split("/gradio_api/", 1)[1] if "/gradio_api/" in path else None
+        if route is not None and method in ("GET", "HEAD"):
+            if re.match(r"(file=|file/|proxy=)", route) and "://" in route:
+                raise Refusal(403, "This app serves its own files, not addresses.")
+            if self.calls is not None:
+                from urllib.parse import parse_qsl
+
+                self.calls.stream(route, parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        limit = body_limit(path) if method == "POST" else None
+        if limit is None:
+            return await self.app(scope, receive, self.rewrite(send, method))
         declared = dict(scope.get("headers", ())).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            return await self.refuse(send, 413, too_large(limit))
+            raise Refusal(413, too_large(limit))
         chunks, size = [], 0
         while True:
             message = await receive()
@@ -65,19 +360,17 @@ class BodyLimit:
                 return  # the client went away
             size += len(message.get("body", b""))
             if size > limit:
-                return await self.refuse(send, 413, too_large(limit))
+                raise Refusal(413, too_large(limit))
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
                 break
         body, sent = b"".join(chunks), False
-        if limit == MAX_JSON_BYTES and body:
-            try:
-                call = json.loads(body)
-            except (ValueError, RecursionError):
-                call = None  # not JSON: gradio answers it
+        if limit == MAX_JSON_BYTES and route is not None and route.split("/")[0] not in ("upload",):
+            call = parse(body or b"null")
             if names_an_address(call):
-                return await self.refuse(send, 400, "Files are sent to this app as uploads, not as addresses for it "
-                                                    "to fetch.")
+                raise Refusal(400, "Files are sent to this app as uploads, not as addresses for it to fetch.")
+            if self.calls is not None:
+                self.calls.call(route, call)
 
         async def replay():
             nonlocal sent
@@ -86,7 +379,38 @@ class BodyLimit:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        return await self.app(scope, replay, send)
+        return await self.app(scope, replay, self.rewrite(send, method))
+
+    @staticmethod
+    def rewrite(send, method):
+        """`send`, with an error answer of gradio's (status 400 or more) replaced by GENERIC's sentence: its own
+        messages may name a path of the server ("File not allowed: /root/..."). A handler's own sentence (gr.Error)
+        is kept: /run/<name> answers it with a 500, made a 400 here (the client's input, not the server, is wrong)."""
+        held = {}
+
+        async def wrapped(message):
+            if message["type"] == "http.response.start" and message["status"] >= 400 and method != "HEAD":
+                held.update(status=message["status"], chunks=[])
+                return
+            if message["type"] == "http.response.body" and held:
+                held["chunks"].append(message.get("body", b""))
+                if message.get("more_body", False):
+                    return
+                status, sentence = held["status"], GENERIC.get(held["status"], "This app cannot answer that request.")
+                try:
+                    said = json.loads(b"".join(held["chunks"])).get("error")
+                except (ValueError, AttributeError):
+                    said = None
+                if isinstance(said, str) and said and len(said) < 300 and not re.search(r"[/\\]", said):
+                    sentence, status = said, 400 if status == 500 else status
+                body = json.dumps({"error": sentence, "detail": sentence}).encode()
+                await send({"type": "http.response.start", "status": status,
+                            "headers": [(b"content-type", b"application/json"),
+                                        (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+                return
+            await send(message)
+        return wrapped
 
     @staticmethod
     async def refuse(send, status, sentence):
@@ -94,3 +418,6 @@ class BodyLimit:
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+
+BodyLimit = Guard  # its first name: the size bound alone
