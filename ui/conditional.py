@@ -17,12 +17,12 @@ DIGITS = [str(k) for k in range(10)]
 N_SAMPLES = (1, 100)  # the "how many" control's range: the slider and the check read it
 EXAMPLE = 2  # the test digit the tab opens with, already read (Reconstruct opens with another)
 
-INTRO = """The **conditional VAE** (CVAE) is the VAE with the digit's label y given to both halves: the encoder is
-q(z|x, y), the decoder p(x|z, y). Knowing the digit, the 2-D code z no longer has to say *which* digit it is, only
-*how* it is written: slant, width, stroke. So you can ask for a digit, and a code taken from your drawing can be
-decoded as any digit, in your style. Trained with the labels, the CVAE is also a (generative) classifier: with every
-digit equally likely, p(y|x) is proportional to p(x|y), which a 2-D latent lets us compute on a grid for each of the
-ten labels."""
+INTRO = """The **conditional VAE** (CVAE) is the VAE with the digit's label y given to both halves, q(z|x, y) and
+p(x|z, y): its 2-D code z no longer says *which* digit it is, only *how* it is written (slant, width, stroke). Ask for
+a digit, or draw one and see it written as every digit, in your style."""
+# under p(y|x): how the CVAE reads a digit
+READING = ("Trained with the labels, the CVAE is also a (generative) classifier: with every digit equally likely, "
+           "p(y|x) is proportional to p(x|y), which a 2-D latent lets us compute on a grid for each of the ten labels.")
 
 
 def create_tab(demo, models, own):
@@ -62,6 +62,7 @@ def create_tab(demo, models, own):
                               value=examples[EXAMPLE] if len(examples) > EXAMPLE else None)
         with gr.Column():
             guess = gr.Label(label="the CVAE's reading of it: p(y|x)", num_top_classes=3, elem_id="cvae-guess")
+            gr.Markdown(READING, elem_classes=["caption"])
     with gr.Row(visible=False):  # the server's row and sentence, for API clients (/cvae_restyle_drawing, ..._upload)
         # no label badge: on a strip this thin it would cover the digits; the note under it says what it is
         restyled = gr.Image(label="as 0, 1, ..., 9", show_label=False, format="png", interactive=False,
