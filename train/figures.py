@@ -109,7 +109,7 @@ def draw_rate_distortion(ax, points, ae=None, chosen=None):
     every = [points[n][split] for n in order for split in ("test", "train")]
     rates, dists = [r for r, _ in every], [d for _, d in every] + ([ae["test"], ae["train"]] if ae else [])
     lo_r, hi_r, lo_d, hi_d = 0.0, max(rates) * 1.2 + 0.5, min(dists) - 2, max(dists) + 2
-    for total in range(int(lo_d), int(hi_d + hi_r) + 1, 2):
+    for total in range(int(lo_d), int(hi_d + hi_r) + 1, 2):  # zorder 0: labels may cross these (label_points)
         ax.plot([lo_r, hi_r], [total - lo_r, total - hi_r], color="0.88", lw=0.8, zorder=0)
     for split, style in (("test", dict(marker="o", color="tab:blue")),
                          ("train", dict(marker="o", mfc="white", color="tab:orange"))):
@@ -122,7 +122,9 @@ def draw_rate_distortion(ax, points, ae=None, chosen=None):
     if ae:
         for split, color in (("test", "tab:blue"), ("train", "tab:orange")):
             ax.axhline(ae[split], color=color, ls="--", lw=1)
-            ax.text(lo_r + 0.02 * hi_r, ae[split], f"AE ({split})", ha="left", va="bottom", fontsize=8, color=color)
+            # beside the ring drawn at the axis when the AE is chosen, not under it
+            ax.annotate(f"AE ({split})", (lo_r, ae[split]), textcoords="offset points", xytext=(9, 1), ha="left",
+                        va="bottom", fontsize=8, color=color)
             if chosen == "AE":
                 ax.plot([lo_r], [ae[split]], "o", ms=13, mfc="none", mec="red", mew=2.2, clip_on=False, zorder=3)
     ax.set(xlim=(lo_r, hi_r), ylim=(lo_d, hi_d), xlabel="rate R = KL (nats)", ylabel="distortion D = BCE (nats)")
@@ -132,26 +134,85 @@ def draw_rate_distortion(ax, points, ae=None, chosen=None):
 
 
 def label_points(ax, labels, marks):
-    """Write each (text, (x, y)) beside its point, at the first of a few places clear of the red ring (13 points
-    wide) around a point, of every mark in `marks`, of the texts already on `ax` and of the labels placed before."""
+    """Write each (text, (x, y)) next to its own point, placed when the figure is drawn (a title or tight_layout
+    added later moves the points on the screen). Each label takes the place, among a few around its point, that
+    overlaps no mark in `marks` (with room for the red ring, 13 points wide), no other text or label and no legend,
+    stays inside the axes, crosses no line drawn at zorder >= 1 (the grey ELBO lines beneath, zorder 0, cover the
+    whole plane) and has no other mark nearer to it than its own point; where no place does all of that, the one
+    that breaks the fewest of them, in that order of weight. -> the labels (matplotlib Annotations)."""
+    from matplotlib.artist import Artist
+
+    class Placer(Artist):
+        """Drawn first among the axes' artists (zorder -1): moves the labels to their places, now that the axes'
+        final size and every other artist's box are known."""
+
+        def draw(self, renderer):
+            _place(ax, texts, marks, renderer)
+
+    texts = [ax.annotate(text, xy, textcoords="offset points", xytext=(0, 0), fontsize=8) for text, xy in labels]
+    placer = Placer()
+    placer.set_zorder(-1)
+    ax.add_artist(placer)
+    return texts
+
+
+# the places tried around a point, nearest first: (dx, dy) in points; the text is aligned away from its point
+PLACES = [(d * dx, d * dy) for d in (8, 13, 20)
+          for dx, dy in ((1, 0.5), (1, -0.5), (-1, 0.5), (-1, -0.5), (0, 1.4), (0, -1.4), (1, 0), (-1, 0))]
+
+
+def _place(ax, texts, marks, renderer):
+    import numpy as np
     from matplotlib.transforms import Bbox
 
-    renderer = ax.figure.canvas.get_renderer()
-    ring = 8 * ax.figure.dpi / 72  # pixels: the ring's radius and a little more
-    taken = [t.get_window_extent(renderer) for t in ax.texts]
-    for x, y in marks:
-        px, py = ax.transData.transform((x, y))
-        taken.append(Bbox([[px - ring, py - ring], [px + ring, py + ring]]))
-    places = [((9, 4), "left", "bottom"), ((9, -4), "left", "top"), ((-9, 4), "right", "bottom"),
-              ((-9, -4), "right", "top"), ((0, 11), "center", "bottom"), ((0, -11), "center", "top")]
-    for text, xy in labels:
-        for offset, ha, va in places:
-            label = ax.annotate(text, xy, textcoords="offset points", xytext=offset, ha=ha, va=va, fontsize=8)
-            box = label.get_window_extent(renderer)
-            if not any(box.overlaps(other) for other in taken) or (offset, ha, va) == places[-1]:
-                break
-            label.remove()
-        taken.append(box)
+    ring = 7.6 * ax.figure.dpi / 72  # pixels: the red ring's outer radius (13 points wide, 2.2 thick)
+    points = ax.transData.transform(np.asarray(marks, float).reshape(-1, 2))
+    taken = [Bbox([[x - ring, y - ring], [x + ring, y + ring]]) for x, y in points]
+    taken += [t.get_window_extent(renderer) for t in ax.texts if t not in texts and t.get_visible()]
+    if ax.get_legend() is not None:
+        taken.append(ax.get_legend().get_window_extent(renderer))
+    lines = [line.get_transform().transform_path(line.get_path()) for line in ax.lines
+             if line.get_zorder() >= 1 and line.get_linestyle() not in ("None", "", " ") and len(line.get_xydata()) > 1]
+    frame = ax.get_window_extent(renderer)
+
+    def cost(box, own, k, others):
+        """What a place breaks, weighted: a box it covers, leaving the axes > a line it crosses > another mark
+        nearer than its own; then its rank in PLACES."""
+        outside = not (frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1)
+        near = _distance(box, own)
+        return (1000 * (sum(box.overlaps(b) for b in others) + outside)
+                + 100 * sum(path.intersects_bbox(box.padded(2), filled=False) for path in lines)  # 2 px: a graze
+                + 50 * any(_distance(box, p) <= near for p in points if np.hypot(*(p - own)) > 0.5) + k)
+
+    def best_place(text, others):
+        own, best = ax.transData.transform(text.xy), None
+        for k, (dx, dy) in enumerate(PLACES):
+            ha, va = "left" if dx > 0 else "right" if dx < 0 else "center", "bottom" if dy > 0 else "top" if dy < 0 \
+                else "center"
+            text.xyann = (dx, dy)
+            text.set(ha=ha, va=va)
+            box = text.get_window_extent(renderer)
+            c = cost(box, own, k, others)
+            if best is None or c < best[0]:
+                best = c, (dx, dy), ha, va, box
+        _, text.xyann, ha, va, box = best
+        text.set(ha=ha, va=va)
+        return box
+
+    # each label in turn at its best place given those before it; then a few rounds in which each moves to its best
+    # place given all the others (a label placed early may have taken the one place a later one had)
+    boxes = []
+    for text in texts:
+        boxes.append(best_place(text, taken + boxes))
+    for _ in range(3):
+        for i, text in enumerate(texts):
+            boxes[i] = best_place(text, taken + boxes[:i] + boxes[i + 1:])
+
+
+def _distance(box, point):
+    """Pixels from a point to the nearest edge of a box (0 inside it)."""
+    x, y = point
+    return float(((max(box.x0 - x, 0, x - box.x1)) ** 2 + (max(box.y0 - y, 0, y - box.y1)) ** 2) ** 0.5)
 
 
 def spectrum_points(metrics):

@@ -15,13 +15,14 @@ from .pictures import to_picture
 
 DIGITS = [str(k) for k in range(10)]
 N_SAMPLES = (1, 100)  # the "how many" control's range: the slider and the check read it
+EXAMPLE = 2  # the test digit the tab opens with, already read (Reconstruct opens with another)
 
-INTRO = """The **conditional VAE** (CVAE) is the VAE with the digit's label y given to both halves: the encoder is
-q(z|x, y), the decoder p(x|z, y). Knowing the digit, the 2-D code z no longer has to say *which* digit it is, only
-*how* it is written: slant, width, stroke. So you can ask for a digit, and a code taken from your drawing can be
-decoded as any digit, in your style. Trained with the labels, the CVAE is also a (generative) classifier: with every
-digit equally likely, p(y|x) is proportional to p(x|y), which a 2-D latent lets us compute on a grid for each of the
-ten labels."""
+INTRO = """The **conditional VAE** (CVAE) is the VAE with the digit's label y given to both halves, q(z|x, y) and
+p(x|z, y): its 2-D code z no longer says *which* digit it is, only *how* it is written (slant, width, stroke). Ask for
+a digit, or draw one and see it written as every digit, in your style."""
+# under p(y|x): how the CVAE reads a digit
+READING = ("Trained with the labels, the CVAE is also a (generative) classifier: with every digit equally likely, "
+           "p(y|x) is proportional to p(x|y), which a 2-D latent lets us compute on a grid for each of the ten labels.")
 
 
 def create_tab(demo, models, own):
@@ -33,6 +34,7 @@ def create_tab(demo, models, own):
     model = c.model
     scans = [DecodedGrid(model.bind(k)) for k in range(model.n_classes)]
     folders = allowed_folders([models.example_folder] if models.examples else [])
+    examples = [str(p) for p in models.examples]
     gr.Markdown(INTRO)
 
     gr.Markdown("### Ask for a digit")
@@ -56,9 +58,11 @@ def create_tab(demo, models, own):
             live = gr.HTML(start, html_template='<div class="rc"></div>', elem_id="cvae-live",
                            js_on_load=mount_js("reconstruct.js", ["stroke"]))
             upload = gr.Image(label="...or upload an image", type="filepath", image_mode=None, height=160,
-                              sources=["upload", "clipboard"], elem_id="cvae-upload")
+                              sources=["upload", "clipboard"], elem_id="cvae-upload",
+                              value=examples[EXAMPLE] if len(examples) > EXAMPLE else None)
         with gr.Column():
             guess = gr.Label(label="the CVAE's reading of it: p(y|x)", num_top_classes=3, elem_id="cvae-guess")
+            gr.Markdown(READING, elem_classes=["caption"])
     with gr.Row(visible=False):  # the server's row and sentence, for API clients (/cvae_restyle_drawing, ..._upload)
         # no label badge: on a strip this thin it would cover the digits; the note under it says what it is
         restyled = gr.Image(label="as 0, 1, ..., 9", show_label=False, format="png", interactive=False,
@@ -150,6 +154,8 @@ def create_tab(demo, models, own):
     live.stroke(cvae_stroke, None, [guess, live], api_name=False, trigger_mode="always_last",
                 concurrency_id="images")
     upload.change(cvae_upload_page, upload, [guess, live], api_name=False, preprocess=False, concurrency_id="images")
+    if len(examples) > EXAMPLE:
+        demo.load(cvae_upload_page, upload, [guess, live], api_name=False, preprocess=False)  # the example digit
     # API clients: the same endpoints as ever
     api_restyle.click(cvae_restyle_drawing, sketch, restyle_outputs, api_name="cvae_restyle_drawing",
                       preprocess=False, concurrency_id="images")

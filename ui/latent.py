@@ -45,8 +45,9 @@ def create_tab(demo, models, own):
         api_only = gr.Button()
     gr.Markdown("### Interpolate between two digits (the straight line between their codes)")
     with gr.Row():
-        start, end = (gr.Image(label=label, type="filepath", image_mode=None, height=160,
-                               value=examples[i] if len(examples) > i else None)
+        # upload or paste, as on Reconstruct (no webcam box); a 28x28 example is drawn as large as the box (page.css)
+        start, end = (gr.Image(label=label, type="filepath", image_mode=None, height=160, elem_id=f"interp-{label}",
+                               sources=["upload", "clipboard"], value=examples[i] if len(examples) > i else None)
                       for label, i in (("from", 0), ("to", 1)))
         steps = gr.Slider(*STEPS, value=10, step=1, label="steps")
         interp_btn = gr.Button("Interpolate", variant="primary")

@@ -38,14 +38,20 @@ def own_line(yours=None):
             "Yours: train a model on the Train tab, and it samples the same z here.")
 
 
+def look_for(density=None):
+    """The sentence under the pictures; the middle picture's part only when the AE has its fitted code density."""
+    line = ("What to look for: the VAE's samples look like digits of every class, because the KL term made its codes "
+            "fill the prior; the AE's codes do not, so its prior samples are the few digits near the origin and blurs.")
+    if density is not None:
+        line += (f" The middle picture samples the AE where its codes really are (a mixture of "
+                 f"{len(density['weights'])} Gaussians fitted to its training codes after training): then the plain "
+                 f"AE generates digits too.")
+    return line
+
+
 def create_tab(demo, models, own):
     explorers = models.explorers
-    gr.Markdown("The AE and the VAE decode the same points z drawn from the prior N(0, I). What to look for: the "
-                "VAE's samples look like digits of every class, because the KL term made its codes fill the prior; "
-                "the AE's codes do not, so its prior samples are the few digits near the origin and blurs. The third "
-                "picture samples the AE where its codes really are (a mixture of 10 Gaussians fitted to its "
-                "training codes after training): then the plain AE generates digits too. Every picture uses the "
-                "same seed, so the AE's and the VAE's samples decode the same z.")
+    gr.Markdown("The AE and the VAE decode the same points z, drawn from the prior N(0, I) with the seed below.")
     with gr.Row():
         n_samples = gr.Slider(*N_SAMPLES, value=64, step=1, label="how many", elem_id="sample-n")
         seed = gr.Number(value=0, precision=0, label="seed", elem_id="seed", minimum=0, maximum=MAX_SEED)
@@ -57,11 +63,16 @@ def create_tab(demo, models, own):
                               elem_id="ae-mixture", visible=explorers["AE"].density is not None)
         vae_samples = gr.Image(label="VAE, z ~ N(0, I)", elem_id="vae-samples", format="png", interactive=False)
         with gr.Column(min_width=160):
-            own_samples = gr.Image(label="yours", elem_id="own-samples", format="png", interactive=False)
-            own_note = gr.Markdown(own_line(), elem_id="own-note", elem_classes=["caption"])
             # a model trained in the page (the Train tab) samples in the page (ui/static/samples.js)
             gr.HTML({}, html_template='<div class="sm"></div>', js_on_load=mount_js("samples.js"),
                     elem_id="own-samples-page")
+            # the server's picture of the visitor's model, kept for API clients (/sample's 4th and 5th outputs); the
+            # server holds no visitor's model (training.own_model), so on the page it would be an empty box
+            own_samples = gr.Image(label="yours", elem_id="own-samples", format="png", interactive=False,
+                                   visible=False)
+            own_note = gr.Markdown(own_line(), elem_id="own-note", elem_classes=["caption"], visible=False)
+    # what the pictures show, under them: on a phone the pictures come first
+    gr.Markdown(look_for(explorers["AE"].density), elem_classes=["caption"])
 
     @handler
     def sample(n, seed, yours=None):
