@@ -34,7 +34,8 @@ def inputs(n=20):
     from PIL import Image
     from ui.preprocess import preprocess_digit
 
-    examples = [preprocess_digit(Image.open(p)) for p in sorted((ROOT / "weights" / "mnist-ae" / "examples").glob("*.png"))]
+    folder = ROOT / "weights" / "mnist-ae" / "examples"
+    examples = [preprocess_digit(Image.open(p)) for p in sorted(folder.glob("*.png"))]
     x = [torch.as_tensor(np.asarray(e)).float().view(784) for e in examples]
     strokes, _ = digit_tensors(n, 5)
     x += list(strokes)

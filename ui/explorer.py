@@ -152,8 +152,8 @@ def mount_js(module, events=()):
 
 def explorer(description, z=(0.0, 0.0), grid=(20, 2.0), label=None, **kwargs) -> gr.HTML:
     """The component, showing the model `description` (from `export`) with z pinned (and the CVAE's digit `label`)."""
-    return gr.HTML(value(description, z, grid, label), html_template='<div class="lx"></div>', js_on_load=mount_js("explorer.js", ["pin"]),
-                   **kwargs)
+    return gr.HTML(value(description, z, grid, label), html_template='<div class="lx"></div>',
+                   js_on_load=mount_js("explorer.js", ["pin"]), **kwargs)
 
 
 def call_js(elem_id, method, *args):

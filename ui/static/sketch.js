@@ -38,9 +38,13 @@ export function followSketch(pad, {size = 280, brush = 14, onFrame, onEnd, onCle
     onFrame && onFrame(pixels(), state);
   }
 
+  // the editor's undo and redo go back and forth by whole strokes: the picture before each stroke is kept
+  const undo = [], redo = [];
   pad.addEventListener('pointerdown', e => {
     if (e.button !== 0 || !(e.target instanceof HTMLCanvasElement)) return;
     target = e.target;
+    undo.push(pixels()); redo.length = 0;
+    if (undo.length > 50) undo.shift();
     state.drawing = true; state.strokes++;
     last = toPicture(e);
     segment(last, last);
@@ -62,11 +66,21 @@ export function followSketch(pad, {size = 280, brush = 14, onFrame, onEnd, onCle
   };
   window.addEventListener('pointerup', end, true);
   window.addEventListener('pointercancel', end, true);
-  pad.addEventListener('click', e => {  // the bin: gradio empties its canvas, and so does this
+  pad.addEventListener('click', e => {  // the bin, undo and redo: gradio changes its canvas, and so does this
     const button = e.target.closest && e.target.closest('button');
-    if (!button || !/clear/i.test(button.getAttribute('aria-label') || button.title || '')) return;
-    blank(); state.inked = false;
-    onClear && onClear(state);
+    const name = button ? (button.getAttribute('aria-label') || button.title || '') : '';
+    if (/clear/i.test(name)) {
+      undo.push(pixels()); redo.length = 0;
+      blank(); state.inked = false;
+      onClear && onClear(state);
+    } else if (/^undo/i.test(name) || /^redo/i.test(name)) {
+      const [from, to] = /^undo/i.test(name) ? [undo, redo] : [redo, undo];
+      if (!from.length) return;
+      to.push(pixels());
+      g.putImageData(from.pop(), 0, 0);
+      onFrame && onFrame(pixels(), state);
+      onEnd && onEnd(pixels(), state);
+    }
   }, true);
   return state;
 }
