@@ -35,3 +35,9 @@ def test_the_link_finder_sees_links_and_images_but_not_code():
     page.write_text("[a](a.md) ![b](figures/b.png \"t\") [c](https://x.org) [d](d.md#part)\n`[e](e.md)`\n"
                     "```\n[f](f.md)\n```\n")
     assert relative_links(page) == ["a.md", "figures/b.png", "d.md"]
+
+
+def test_every_bench_script_is_named_in_the_benchmarks_page():
+    page = (ROOT / "docs" / "benchmarks.md").read_text()
+    unnamed = [p.name for p in sorted((ROOT / "bench").iterdir()) if p.is_file() and p.name not in page]
+    assert unnamed == []
