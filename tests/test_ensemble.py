@@ -172,3 +172,21 @@ def test_the_report_table_gives_mean_sd_range_and_the_shipped_seeds_rank():
     assert "112.00 ± 2.00 (110.00 to 114.00) | 112.00 (2 of 3)" in row["test loss, one z a digit (nats)"]
     assert "10.2% ± 0.2 (10.0% to 10.4%) | 10.2% (2 of 3)" in row["test codes in [-2, 2]^2"]
     assert "test log p(x) by quadrature (nats)" not in row  # no value for any model: no row
+
+
+def test_the_shipped_summary_is_computed_from_the_shipped_members():
+    import statistics
+    from pathlib import Path
+
+    from train.spread import read_csv
+
+    folder = Path(__file__).resolve().parents[1] / "docs" / "figures" / "spread"
+    members, summary = read_csv(folder / "members.csv"), read_csv(folder / "summary.csv")
+    last = max(int(r["epoch"]) for r in members)
+    assert last == 99 and len(summary) > 10
+    for s in summary:
+        values = [float(r[s["metric"]]) for r in members if (r["model"], r["beta"]) == (s["model"], s["beta"])
+                  and int(r["epoch"]) == last and r[s["metric"]] != ""]
+        assert int(s["n"]) == len(values) == 5
+        assert float(s["mean"]) == pytest.approx(statistics.mean(values), rel=1e-9, abs=1e-9)
+        assert float(s["sd"]) == pytest.approx(statistics.stdev(values), rel=1e-6, abs=1e-9)
