@@ -317,7 +317,8 @@ def test_every_decode_shares_the_same_slots_page_load_events_too(small_app, monk
     from ui import preprocess
 
     demo, url = small_app
-    load_index = next(i for i, fn in demo.fns.items() if fn.name == "reconstruct_upload" and fn.api_name != "reconstruct_upload")
+    load_index = next(i for i, fn in demo.fns.items()  # Reconstruct's page-load event: it reads the example
+                      if fn.name == "upload_page" and any(event == "load" for _, event in fn.targets))
     path = upload(url, png_bytes(digit_image(300)))
     from PIL import ImageFile
 
