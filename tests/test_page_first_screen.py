@@ -1,7 +1,9 @@
 """The page's first screen on a phone (390 x 844 px, chromium): after a click on a tab, with the page scrolled to its
 top, the tab's first control or picture starts within the screen, so no intro pushes what a visitor came to use
 below it. The Report is a document: there the first screen shows its title and opening lines. And a tab opens with
-something to look at: the Conditional VAE's example digit is already read, as Reconstruct's is."""
+something to look at: the Conditional VAE's example digit is already read, as Reconstruct's is. The Latent space's
+Interpolate inputs draw their 28x28 examples pixel for pixel at their frame's size, with Reconstruct's sources (no
+webcam)."""
 import shutil
 
 import pytest
@@ -66,3 +68,24 @@ def test_the_conditional_tab_opens_with_an_example_digit_read(phone):
     phone.locator("#cvae-guess").get_by_text("%").first.wait_for(timeout=30_000)
     assert "uploaded image" in phone.locator("#cvae-live").inner_text()  # which input the row belongs to
     assert phone.locator(".error, [data-testid='toast-body']").count() == 0
+
+
+SOURCE_BUTTONS = "els => els.map(e => e.getAttribute('aria-label')).sort()"
+
+
+def test_the_interpolate_inputs_show_a_28_pixel_example_as_large_as_their_box_with_reconstructs_sources(phone):
+    phone.get_by_role("tab", name="Reconstruct").click()
+    sources = phone.locator("#upload .source-selection button").evaluate_all(SOURCE_BUTTONS)
+    assert sources and not any("camera" in s.lower() or "webcam" in s.lower() for s in sources), sources
+    phone.get_by_role("tab", name="Latent space").click()
+    for box in ("#interp-from", "#interp-to"):
+        picture = phone.locator(f"{box} img").first
+        picture.wait_for(state="visible", timeout=30_000)
+        # [its pixels, its drawn width and height, its frame's, how it is scaled]
+        size = picture.evaluate("e => [e.naturalWidth, e.width, e.height, e.parentElement.clientWidth, "
+                                "e.parentElement.clientHeight, getComputedStyle(e).imageRendering]")
+        pixels, width, height, frame_width, frame_height, rendering = size
+        assert pixels == 28 and rendering == "pixelated", (box, size)
+        assert abs(width - frame_width) <= 2 and abs(height - frame_height) <= 2, (box, size)  # the frame's size
+        assert min(width, height) >= 3 * 28, (box, size)  # each pixel drawn 3 px wide or more, not 1
+        assert phone.locator(f"{box} .source-selection button").evaluate_all(SOURCE_BUTTONS) == sources, box
