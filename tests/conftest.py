@@ -9,6 +9,11 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+# Debian's chromium, as every browser test launches it: headless as root, and without the background connections
+# that this machine's closed network refuses
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--no-first-run", "--disable-sync", "--disable-quic"]
 sys.path.insert(0, str(ROOT))
 
 from train.mnist import FILES, write_idx  # noqa: E402

@@ -5,9 +5,8 @@ import shutil
 
 import pytest
 
-from conftest import ROOT
+from conftest import CHROMIUM, CHROMIUM_FLAGS, ROOT
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.slow  # a real browser: seconds a test
 playwright = pytest.importorskip("playwright.sync_api")
 if not shutil.which("chromium"):
@@ -16,8 +15,7 @@ if not shutil.which("chromium"):
 pytestmark = pytest.mark.slow  # a real browser against the launched app: seconds a test
 
 SHOTS = ROOT / "test-output"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--no-first-run", "--disable-sync", "--disable-quic"]
+FLAGS = CHROMIUM_FLAGS  # conftest
 
 
 @pytest.fixture(scope="module")

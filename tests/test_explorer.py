@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from conftest import ROOT
+from conftest import CHROMIUM, CHROMIUM_FLAGS, ROOT
 from ui import explorer
 
 
@@ -78,9 +78,7 @@ def test_the_app_serves_the_page_modules_and_the_exported_files_and_no_other_fil
 # ---- in the browser -------------------------------------------------------------------------------------------------
 
 playwright = pytest.importorskip("playwright.sync_api")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--no-first-run", "--disable-sync", "--disable-quic"]
+FLAGS = CHROMIUM_FLAGS  # conftest
 SHOTS = ROOT / "test-output"
 STATE = "() => document.querySelector('#latent-explorer .lx').explorer"
 PIXELS = """() => { const c = document.querySelector('#latent-explorer .lx-digit');
@@ -213,6 +211,12 @@ def test_a_click_pins_the_point_the_sliders_follow_and_the_grid_follows_its_slid
         page.wait_for_timeout(500)
         assert grid.screenshot() != before and requests == []
         page.screenshot(path=str(SHOTS / "latent_explorer.png"), full_page=True)
+        # the page stores each model file in its Cache Storage after using it (model.js): on a busy machine the
+        # write of a few MB can still be going on here, so the later visit waits for it
+        page.wait_for_function("""async () => {
+            const files = performance.getEntriesByType('resource').map(e => e.name).filter(n => n.endsWith('.safetensors'));
+            const kept = (await (await caches.open('vae-explorer-files')).keys()).map(r => r.url);
+            return files.length > 0 && files.every(n => kept.includes(n)); }""", timeout=30_000)
         again = context.new_page()  # a later visit, in the same browser: the decoder is not fetched again
         fetched = []
         again.on("request", lambda r: fetched.append(r.url))

@@ -10,15 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT
+from conftest import CHROMIUM, CHROMIUM_FLAGS, ROOT
 
 pytestmark = pytest.mark.slow  # a real browser against the launched app
 playwright = pytest.importorskip("playwright.sync_api")
 if not shutil.which("chromium"):
     pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--no-first-run", "--disable-sync", "--disable-quic"]
+FLAGS = CHROMIUM_FLAGS  # conftest
 SHOTS = ROOT / "test-output"
 WIDTHS = {"desktop": (1400, 1000), "phone": (390, 844)}
 VIEW = "(() => window.vaeExplorerViews && window.vaeExplorerViews['{tab}'])()"
@@ -28,7 +27,7 @@ VIEW = "(() => window.vaeExplorerViews && window.vaeExplorerViews['{tab}'])()"
 def browser():
     SHOTS.mkdir(exist_ok=True)
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=shutil.which("chromium"), headless=True, args=FLAGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         yield browser
         browser.close()
 
@@ -49,7 +48,7 @@ def stroke(page, pad, moves=40, sample=None):
     """A stroke of `moves` pointer moves over the sketchpad `pad`; sample() is called after each move."""
     canvas = page.locator(f"#{pad} canvas").first
     canvas.scroll_into_view_if_needed()
-    page.wait_for_timeout(300)
+    wait_until_quiet(page, quiet_ms=800)  # pictures that scrolled into view load lazily: before the stroke, not in it
     box = canvas.bounding_box()
     x, y = box["x"] + box["width"] / 2 - 40, box["y"] + box["height"] / 2 - 70
     page.mouse.move(x, y)
@@ -68,12 +67,24 @@ RECONSTRUCT = """() => [document.querySelector('#numbers').innerText,
                         document.querySelector('#live-maps .rc-map[data-model=AE]').dataset.z]"""
 
 
+def wait_until_quiet(page, quiet_ms=1500, timeout_ms=30_000):
+    """Wait until the page has sent no request for quiet_ms: the load events of every tab (Reconstruct's and the
+    Conditional VAE's examples, the samples) answer and their pictures arrive late on a busy machine."""
+    last = [0]
+    page.on("request", lambda r: last.__setitem__(0, last[0] + 1))
+    waited, seen = 0, -1
+    while waited < timeout_ms and seen != last[0]:
+        seen = last[0]
+        page.wait_for_timeout(quiet_ms)
+        waited += quiet_ms
+
+
 @pytest.mark.parametrize("width", list(WIDTHS))
 def test_a_stroke_is_computed_in_the_page_and_one_request_starts_the_servers_work(browser, served_app, width):
     page = open_page(browser, served_app[1], width)
     try:
         page.locator("#posterior img").wait_for(timeout=30_000)  # the example at load, answered
-        page.wait_for_timeout(1000)
+        wait_until_quiet(page)  # every tab's page-load events answered, their pictures fetched
         requests = []
         page.on("request", lambda r: requests.append((r.method, r.url)))
         seen = stroke(page, "sketch", sample=lambda: page.evaluate(RECONSTRUCT))
@@ -140,7 +151,10 @@ def test_an_empty_canvas_is_one_sentence_computed_in_the_page(browser, served_ap
 
 def test_a_model_file_that_fails_to_load_is_one_sentence_and_the_server_answers(browser, served_app):
     w, h = WIDTHS["desktop"]
-    page = browser.new_page(viewport={"width": w, "height": h})
+    # a context of its own: an earlier test's page may have kept the VAE's file in the browser's Cache Storage,
+    # which the page reads before the network (model.js)
+    context = browser.new_context(viewport={"width": w, "height": h})
+    page = context.new_page()
     try:
         page.route("**/vae/files/vae-*.safetensors", lambda route: route.fulfill(status=503, body=""))
         page.goto(served_app[1])
@@ -156,7 +170,7 @@ def test_a_model_file_that_fails_to_load_is_one_sentence_and_the_server_answers(
         assert text.count("could not be loaded in your browser") == 1 and "your drawing" in text
         assert page.locator(".error").count() == 0
     finally:
-        page.close()
+        context.close()
 
 
 def test_a_model_trained_in_the_page_appears_at_once_in_every_view(browser, served_app, tmp_path):

@@ -8,13 +8,14 @@ import shutil
 
 import pytest
 
+from conftest import CHROMIUM, CHROMIUM_FLAGS
+
 pytestmark = pytest.mark.slow  # a real browser against the launched app
 playwright = pytest.importorskip("playwright.sync_api")
 if not shutil.which("chromium"):
     pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--no-first-run", "--disable-sync", "--disable-quic"]
+FLAGS = CHROMIUM_FLAGS  # conftest
 PHONE = {"width": 390, "height": 844}
 TABS = ("Reconstruct", "Sample", "Latent space", "AE to VAE", "Conditional VAE", "Train", "Faces", "Report")
 CONTROL_OR_PICTURE = "input:not([type=hidden]), button, select, textarea, canvas, img, [role=radiogroup]"
@@ -27,7 +28,7 @@ FIRST_DRAWN = ("els => els.map(e => [e.tagName, e.getBoundingClientRect()]).filt
 @pytest.fixture(scope="module")
 def phone(served_app):
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=shutil.which("chromium"), headless=True, args=FLAGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         page = browser.new_page(viewport=PHONE)
         page.goto(served_app[1])
         page.get_by_text("VAE Explorer").first.wait_for(timeout=60_000)

@@ -7,7 +7,6 @@ The app is the one of small untrained models (test_hostile's small_app), driven 
 import json
 import os
 import re
-import tempfile
 import time
 import uuid
 from pathlib import Path

@@ -2,7 +2,6 @@
 packed subset and does nothing else for a run: no training endpoint, and two visitors training at once cost it under
 5% of one core. (The page's maths against PyTorch: tests/test_js.py.)"""
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -11,11 +10,9 @@ import time
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from conftest import CHROMIUM, CHROMIUM_FLAGS, ROOT
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--no-first-run", "--disable-sync", "--disable-quic"]
+FLAGS = CHROMIUM_FLAGS  # conftest
 
 
 def test_the_page_gets_the_digits_the_server_loaded(tmp_path):
