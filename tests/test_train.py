@@ -4,6 +4,7 @@ import shutil
 
 import pytest
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from train.__main__ import main
@@ -145,9 +146,41 @@ def test_a_killed_run_resumes_to_the_same_weights(mnist_dir, tmp_path):
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     assert not (tmp_path / "killed" / "model.safetensors").exists()  # it did not get to the end
-    subprocess.run(command("killed") + ["--resume"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
+    resumed = subprocess.run(command("killed") + ["--resume"], cwd=ROOT, env=env, capture_output=True, text=True,
+                             timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
     a, b = load_file(tmp_path / "straight" / "model.safetensors"), load_file(tmp_path / "killed" / "model.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_run_that_dies_just_after_a_checkpoint_resumes(mnist_dir, tmp_path, monkeypatch):
+    """The window a SIGKILL once hit in CI: the process dies the moment epoch 0's checkpoint is on disk, before any
+    other write. The run resumes to the same weights and the same metrics file as a run never interrupted."""
+    from train import artifacts
+
+    run(mnist_dir, tmp_path, "--autoencoder_type", "vae", "--n_epochs", "3", "--exp_name", "straight",
+        "--weights_dir", str(tmp_path / "w1"))
+    write_checkpoint, write_metrics, dead = artifacts.write_checkpoint, artifacts.write_metrics, []
+
+    def checkpoint_then_die(*args):
+        if not dead:
+            write_checkpoint(*args)
+            dead.append(True)
+            raise KeyboardInterrupt  # the process is gone: nothing after this is written
+
+    monkeypatch.setattr(artifacts, "write_checkpoint", checkpoint_then_die)
+    monkeypatch.setattr(artifacts, "write_metrics", lambda *a, **k: None if dead else write_metrics(*a, **k))
+    flags = ["--autoencoder_type", "vae", "--n_epochs", "3", "--exp_name", "killed", "--weights_dir",
+             str(tmp_path / "w2")]
+    with pytest.raises(KeyboardInterrupt):
+        run(mnist_dir, tmp_path, *flags)
+    monkeypatch.undo()
+    killed = tmp_path / "results" / "killed"
+    with safe_open(killed / "checkpoint.safetensors", "pt") as f:
+        assert f.metadata()["epoch"] == "0"
+    run(mnist_dir, tmp_path, *flags, "--resume")
+    assert (tmp_path / "w1" / "model.safetensors").read_bytes() == (tmp_path / "w2" / "model.safetensors").read_bytes()
+    assert (killed / "perf_metrics.csv").read_text() == (tmp_path / "results" / "straight" / "perf_metrics.csv").read_text()
 
 
 def test_cuda_without_a_gpu_is_refused_before_any_data_is_read(capsys):

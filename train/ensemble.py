@@ -167,9 +167,10 @@ def train_ensemble(members, train_x, test_x, out_dir, n_epochs=100, batch_size=1
                              **dict(zip(METRICS, tr[:3] + te[:3])), "lr": lr})
                 if not all(math.isfinite(v) for v in tr):
                     raise RuntimeError(f"{m.name}: the training loss became {tr[0]} in epoch {epoch}; stopped.")
-        save_state(ckpt, groups, epoch, settings)
-        # the rows after the checkpoint: a resume keeps only the rows up to its checkpoint's epoch
+        # the rows before the checkpoint, so a checkpoint never lacks its epoch's rows (a run killed between the
+        # two writes); a resume keeps only the rows up to its checkpoint's epoch
         artifacts.write_metrics(rows, csv_path, COLUMNS)
+        save_state(ckpt, groups, epoch, settings)
         log(f"epoch {epoch:3d}  {len(members)} members  {time.perf_counter() - t0:.2f}s")
     for group in groups:
         for i, m in enumerate(group.members):

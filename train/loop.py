@@ -348,11 +348,12 @@ def train(model, train_x, test_x, cfg, title="", train_y=None, test_y=None):
             if rank == 0:
                 rows.append(row)
                 save_pictures(raw_model, test_x, test_y, fixed_z, out_dir, epoch, cfg.device, writer)
+                # the metrics go before the checkpoint, so a checkpoint never lacks its epoch's row (a run killed
+                # between the two writes); a resume keeps only the rows up to its checkpoint's epoch
+                writer.submit(artifacts.write_metrics, list(rows), csv_path)
                 checkpoint = artifacts.checkpoint_tensors(raw_model, optimizer, epoch,
                                                           {"settings": cfg.run_settings()})
                 writer.submit(artifacts.write_checkpoint, ckpt_path, *checkpoint)
-                # the metrics go after the checkpoint: a resume keeps only the rows up to its checkpoint's epoch
-                writer.submit(artifacts.write_metrics, list(rows), csv_path)
                 _log(cfg, rank, f"epoch {epoch:3d}  train {row['train_loss']:8.3f}  test {row['test_loss']:8.3f}  "
                                 f"(BCE {row['test_bce']:.2f}, KL {row['test_kld']:.2f})  {row['seconds']:.2f}s")
             if world > 1:

@@ -29,9 +29,10 @@ MAX_SESSIONS = 256
 
 def intro(models: Models) -> str:
     """The page's first two lines: what an AE and a VAE are, and what is loaded (from the models' own records)."""
+    loaded = models.loaded()
     return ("# VAE Explorer\nAn **autoencoder** (AE) maps a 28x28 digit to a point z in 2-D and back; a **variational "
             "autoencoder** (VAE) maps it to a Gaussian q(z|x) and is trained on the negative ELBO. "
-            + models.loaded()[0].upper() + models.loaded()[1:])
+            + loaded[0].upper() + loaded[1:])
 
 
 def build_demo(models: Models, delete_cache=DELETE_CACHE) -> gr.Blocks:
