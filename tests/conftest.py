@@ -33,6 +33,11 @@ def pytest_configure(config):
     OWN_TMP = tempfile.mkdtemp(prefix="vae-explorer-tests-")
     os.environ["TMPDIR"] = tempfile.tempdir = OWN_TMP
     os.environ["GRADIO_TEMP_DIR"] = os.path.join(OWN_TMP, "gradio")
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # one of the quick run's two workers (pytest.ini's -n 2): one torch thread each, here and in the trainer
+        # processes it starts, so that the two workers share the cores instead of handing work across them
+        torch.set_num_threads(1)
+        os.environ["OMP_NUM_THREADS"] = "1"
 
 
 def pytest_unconfigure(config):

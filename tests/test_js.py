@@ -148,7 +148,7 @@ def test_the_page_trains_as_pytorch_does(kind, beta, tmp_path):
     torch.manual_seed(3)
     model = Autoencoder(kind)
     (tmp_path / "start.safetensors").write_bytes(model_bytes(model))
-    x = inputs(20).repeat(7, 1)[:128]  # a batch of 128: the digits above, with generated strokes and the extremes
+    x = inputs(20).repeat(2, 1)[:32]  # a batch of 32: the digits above, with generated strokes and the extremes
     steps = 5
     eps = torch.randn(steps, len(x), 2)
     x.numpy().astype("<f4").tofile(tmp_path / "x.bin")
