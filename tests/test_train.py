@@ -146,8 +146,8 @@ def test_a_killed_run_resumes_to_the_same_weights(mnist_dir, tmp_path):
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     assert not (tmp_path / "killed" / "model.safetensors").exists()  # it did not get to the end
-    resumed = subprocess.run(command("killed") + ["--resume"], cwd=ROOT, env=env, capture_output=True, text=True, check=False,
-                             timeout=300)
+    resumed = subprocess.run(command("killed") + ["--resume"], cwd=ROOT, env=env, capture_output=True, text=True,
+                             check=False, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     a, b = load_file(tmp_path / "straight" / "model.safetensors"), load_file(tmp_path / "killed" / "model.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
