@@ -3,10 +3,10 @@
     and the whole frame: preprocessing, both models, the pictures and the table), median and p95;
   - one /reconstruct_drawing round trip through gradio_client (the server preprocesses, encodes, decodes, draws);
   - the server's CPU seconds (utime + stime of the app's process, /proc/PID/stat) and the page's requests per stroke,
-    over 20 strokes of 40 pointer moves, for the app before this change (git revision --before, default main, taken
-    with `git archive`) and for this checkout.
+    over 20 strokes of 40 pointer moves, for the app before this change (git revision --before, default 5c07a01,
+    the last one before the page computed; taken with `git archive`) and for this checkout.
 
-    python bench/page_compute.py [--before main] [--strokes 20] [--calls 10] [--port 7971]
+    python bench/page_compute.py [--before 5c07a01] [--strokes 20] [--calls 10] [--port 7971]
 
 Each app runs in its own process (python app.py) with its own gradio cache; the browser is Debian's chromium.
 """
@@ -108,7 +108,8 @@ def strokes(browser, url, pid, n, after):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--before", default="main", help="the git revision to compare with (default main)")
+    parser.add_argument("--before", default="5c07a01", help="the git revision to compare with (default 5c07a01: the app "
+                        "before the page computed, where the server encoded every stroke)")
     parser.add_argument("--strokes", type=int, default=20)
     parser.add_argument("--calls", type=int, default=10)
     parser.add_argument("--port", type=int, default=7971)
