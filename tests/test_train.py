@@ -571,3 +571,24 @@ def test_the_trainers_image_grids_are_torchvisions(tmp_path, shape, grid):
     figures.save_image(images, tmp_path / "ours.png", **grid)
     torchvision_utils.save_image(images, tmp_path / "theirs.png", **grid)
     assert (tmp_path / "ours.png").read_bytes() == (tmp_path / "theirs.png").read_bytes()
+
+
+@pytest.mark.parametrize("threaded", [True, False])
+def test_the_writer_writes_in_order_and_raises_a_failed_write(tmp_path, threaded):
+    from train.artifacts import BackgroundWriter
+
+    def append(path, text):
+        with open(path, "a") as f:
+            f.write(text)
+
+    def fail():
+        raise OSError("disk full")
+
+    writer = BackgroundWriter(threaded=threaded)
+    for text in "abc":
+        writer.submit(append, tmp_path / "log", text)
+    writer.wait()
+    assert (tmp_path / "log").read_text() == "abc"
+    with pytest.raises(OSError, match="disk full"):
+        writer.submit(fail)
+        writer.close()  # a thread's failure raises here at the latest; without a thread, at the submit itself

@@ -101,14 +101,22 @@ def save_checkpoint(path, model, optimizer, epoch, extra=None):
 
 class BackgroundWriter:
     """Writes files one after another on a thread, so the GPU trains on while PNGs are encoded and checkpoints
-    written. Callers hand over CPU copies. A failed write raises at the next submit or at close()."""
+    written. Callers hand over CPU copies. A failed write raises at the next submit or at close().
 
-    def __init__(self):
-        self.pool, self.pending = ThreadPoolExecutor(max_workers=1), []
+    threaded=False writes each file at once, on the caller's thread: what a CPU run wants. There the thread overlaps
+    with nothing: it takes the interpreter lock and a core from the training steps, which need both for every
+    operation (on 2 cores, each epoch after the first of a 3-epoch MNIST run took 1 to 1.5 s longer with it; see
+    docs/benchmarks.md)."""
+
+    def __init__(self, threaded=True):
+        self.pool, self.pending = (ThreadPoolExecutor(max_workers=1) if threaded else None), []
 
     def submit(self, fn, *args):
         self.check()
-        self.pending.append(self.pool.submit(fn, *args))
+        if self.pool is None:
+            fn(*args)
+        else:
+            self.pending.append(self.pool.submit(fn, *args))
 
     def check(self):
         done = [f for f in self.pending if f.done()]
@@ -126,7 +134,8 @@ class BackgroundWriter:
         try:
             self.wait()
         finally:
-            self.pool.shutdown()
+            if self.pool is not None:
+                self.pool.shutdown()
 
 
 def checkpoint_settings(path):

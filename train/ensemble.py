@@ -159,7 +159,8 @@ def train_ensemble(members, train_x, test_x, out_dir, n_epochs=100, batch_size=1
             order = torch.stack([orders[m.seed] for m in group.members])  # (M, N)
             sums = torch.zeros(len(group.members), 3, device=device)
             for i in range(0, order.shape[1], batch_size):
-                sums += group.train_step(train_x[order[:, i:i + batch_size]])
+                index = order[:, i:i + batch_size]  # (M, B): index_select is 3x faster than train_x[index]
+                sums += group.train_step(train_x.index_select(0, index.flatten()).view(*index.shape, -1))
             train_means = (sums / order.shape[1]).tolist()
             test_means = group.evaluate(test_x, eval_batch_size).tolist()
             for m, tr, te in zip(group.members, train_means, test_means):
