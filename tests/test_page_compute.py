@@ -186,7 +186,11 @@ def test_a_model_trained_in_the_page_appears_at_once_in_every_view(browser, serv
         page.mouse.up()
         page.evaluate("""b64 => {
             const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0)).buffer;
-            const detail = {name: 'your VAE, 2 epochs', bytes,
+            // its test codes, as the Train tab hands them: here a square of 100 codes over [-1, 1]^2
+            const grid = i => (i % 2 ? Math.floor(i / 20) : (i / 2) % 10) / 4.5 - 1;
+            const codes = Float32Array.from({length: 200}, (_, i) => grid(i)),
+                  labels = Uint8Array.from({length: 100}, (_, i) => i % 10);
+            const detail = {name: 'your VAE, 2 epochs', bytes, codes, labels,
                             config: {data_size: 784, hidden_size: 512, kind: 'vae', latent_size: 2}};
             window.vaeExplorerOwnModel = detail;
             window.dispatchEvent(new CustomEvent('vae-explorer:own-model', {detail}));
@@ -197,11 +201,11 @@ def test_a_model_trained_in_the_page_appears_at_once_in_every_view(browser, serv
         # Sample: its samples drawn in the page
         page.get_by_role("tab", name="Sample").click()
         page.locator("#own-samples-page").get_by_text("your VAE, 2 epochs").wait_for(timeout=5_000)
-        # the latent explorer: offered under its name; chosen, it decodes what PyTorch decodes
+        # the latent explorer: offered under its name beside the tab's model; chosen, it decodes what PyTorch decodes
         page.get_by_role("tab", name="Latent space").click()
         button = page.locator("#latent-explorer .lx-own")
         button.wait_for(timeout=30_000)
-        assert button.inner_text() == "Decode with your VAE, 2 epochs"
+        assert button.inner_text() == "your VAE, 2 epochs"
         page.locator("#latent-explorer .lx[data-ready]").wait_for(state="attached", timeout=30_000)
         button.click()
         page.locator("#latent-explorer .lx[data-ready='your VAE, 2 epochs']").wait_for(state="attached")

@@ -207,3 +207,80 @@ def test_a_library_that_does_not_load_is_one_sentence_on_the_page(app_and_browse
     text = status.inner_text()
     assert text.startswith("Training in your browser is not available here: ") and text.count(". ") == 0, text
     context.close()
+
+
+def code_range(codes):
+    """explorer.js's codeRange: each axis over the 0.5th to 99.5th percentile of the codes (N, 2), padded."""
+    out = []
+    for v in np.sort(np.asarray(codes, np.float64).reshape(-1, 2), axis=0).T:
+        lo, hi = v[int(np.floor(0.005 * (len(v) - 1)))], v[int(np.ceil(0.995 * (len(v) - 1)))]
+        pad = 0.08 * (hi - lo) + 0.1
+        out.append((lo - pad, hi + pad))
+    return out
+
+
+@pytest.mark.slow
+def test_a_model_trained_in_the_page_is_explored_on_its_own_map_and_named_wherever_it_is_shown(app_and_browser):
+    app, url, browser = app_and_browser
+    page = open_train_tab(browser, url)
+    shots = ROOT / "test-output"
+    shots.mkdir(exist_ok=True)
+    start_run(page, kind="ae", epochs=1, digits=1000)
+    wait_done(page, 1)
+    codes = page.evaluate("Array.from(window.vaeExplorerOwnModel.codes)")
+    (x0, x1), (y0, y1) = code_range(codes)
+    page.get_by_role("tab", name="Latent space").click()
+    lx = page.locator("#latent-explorer")
+    lx.locator(".lx[data-ready='VAE']").wait_for(state="attached", timeout=60_000)
+    shipped, own = lx.locator(".lx-shipped"), lx.locator(".lx-own")
+    assert lx.locator(".lx-which").is_visible() and lx.locator(".lx-which-label").inner_text() == "shown here:"
+    assert (shipped.inner_text(), own.inner_text()) == ("VAE", "your AE, 1 epoch")
+    assert shipped.get_attribute("aria-pressed") == "true" and own.get_attribute("aria-pressed") == "false"
+    own.click()
+    lx.locator(".lx[data-ready='your AE, 1 epoch']").wait_for(state="attached", timeout=10_000)
+    state = "document.querySelector('#latent-explorer .lx').explorer"
+    # the controls, the titles and the picture say which model is shown
+    assert shipped.get_attribute("aria-pressed") == "false" and own.get_attribute("aria-pressed") == "true"
+    assert lx.locator(".lx-digit-title").inner_text() == "your AE, 1 epoch, decoded in your browser"
+    img = lx.locator(".lx-map-img")
+    assert img.get_attribute("src").startswith("data:image/png") and "your AE, 1 epoch" in img.get_attribute("alt")
+    assert "your model's own" in lx.locator(".lx-note").inner_text()
+    # its own range: the map's axes are its codes' (not the shipped VAE's), and so is its grid
+    desc = page.evaluate(f"(() => {{ const d = {state}.desc; return {{xlim: d.xlim, ylim: d.ylim}}; }})()")
+    assert np.allclose(desc["xlim"], (x0, x1), atol=1e-6) and np.allclose(desc["ylim"], (y0, y1), atol=1e-6)
+    page.wait_for_function(f"() => document.querySelector('#latent-explorer .lx-grid-title').textContent"
+                           f".startsWith('your AE, 1 epoch: ')", timeout=10_000)
+    title = lx.locator(".lx-grid-title").inner_text()
+    assert title.startswith("your AE, 1 epoch: decoded grid, 20 x 20 over its codes' range, "
+                            f"z1 from {x0:.1f} to {x1:.1f} (to the right), z2 from {y0:.1f} to {y1:.1f}"), title
+    # the whole of its range is under the pointer: the map's bottom-left corner is its codes' lowest z1 and z2
+    box, corner = lx.locator(".lx-over").bounding_box(), page.evaluate(f"{state}.desc.box")
+    scale = box["width"] / page.evaluate(f"{state}.desc.width")
+    page.mouse.move(box["x"] + (corner[0] + 1) * scale, box["y"] + (corner[3] - 1) * scale)
+    page.wait_for_function(f"() => {state}.hover !== null && {state}.drawnZ[0] === {state}.hover[0]", timeout=5_000)
+    hover = page.evaluate(f"{state}.hover")
+    assert abs(hover[0] - x0) < 0.02 * (x1 - x0) and abs(hover[1] - y0) < 0.02 * (y1 - y0), (hover, x0, y0)
+    page.mouse.move(0, 0)
+    page.screenshot(path=str(shots / "own-latent-1400.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(shots / "own-latent-390.png"), full_page=True)
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    # back to the tab's model: its map, its name, its grid over [-r, r]^2
+    shipped.click()
+    lx.locator(".lx[data-ready='VAE']").wait_for(state="attached", timeout=10_000)
+    assert lx.locator(".lx-digit-title").inner_text() == "VAE, decoded in your browser"
+    assert not img.get_attribute("src").startswith("data:")
+    page.wait_for_function("() => document.querySelector('#latent-explorer .lx-grid-title').textContent"
+                           ".startsWith('VAE: decoded grid, 20 x 20 over [-2, 2]')", timeout=10_000)
+    # Reconstruct: the visitor's model is beside the AE and the VAE; the row of every model claims only the shipped
+    page.get_by_role("tab", name="Reconstruct").click()
+    page.locator(".rc-yours .rc-label").first.get_by_text("your AE, 1 epoch").wait_for(timeout=20_000)
+    note = page.locator("#every-note").inner_text()
+    assert note.startswith("Reconstructed by every shipped model, from the AE") and "yours:" not in note
+    assert "beside the AE and the VAE under the drawing" in note
+    page.screenshot(path=str(shots / "own-reconstruct-1400.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(shots / "own-reconstruct-390.png"), full_page=True)
+    page.close()

@@ -10,7 +10,6 @@ from .explorer import export, mount_js
 from .inputs import InputError, Sketchpad, allowed_folders, drawn_digit, handler, upload_digit
 from .pictures import digit_picture, draw_map, labelled_strip, to_picture
 from .posterior import posterior_view
-from .training import own_model
 
 ELBO_SAMPLES = 100  # L for the per-input negative ELBO
 
@@ -50,13 +49,13 @@ def digit_report(explorers, x):
 
 
 @torch.inference_mode()
-def every_model(spectrum, x, own=None):
-    """The input and its reconstruction (decoded at the code, or q's mean) by every model of the spectrum, in a row,
-    and by the visitor's own model (trained in the Train tab) last."""
+def every_model(spectrum, x):
+    """The input and its reconstruction (decoded at the code, or q's mean) by every shipped model of the spectrum, in
+    a row. The visitor's own model never reaches the server: the page draws it beside the AE and the VAE."""
     xt = torch.as_tensor(x).view(1, -1)  # a batch of one image
     images, captions = [xt.view(1, 28, 28)], ["input"]
     models = [(name.replace("VAE beta=", "beta "), e.model) for name, e in spectrum.items()]
-    for name, model in models + ([("yours", own.model)] if own is not None else []):
+    for name, model in models:
         images.append(model.decode(model.encode(xt)[0]).view(model.image_shape))
         captions.append(name)
     return labelled_strip(torch.stack(images), captions)
@@ -92,11 +91,12 @@ def posterior_line(vae):
             f"{elbo:.1f}, gap KL(q || p) = {vae['log_px'] - elbo:.1f}.")
 
 
-def every_line(spectrum, yours=None):
-    """The row's caption, naming the loaded spectrum's ends (and the visitor's model)."""
+def every_line(spectrum):
+    """The row's caption, naming the loaded spectrum's ends, and where the visitor's own model is shown instead."""
     last = max((e.beta for e in spectrum.values() if e.beta is not None), default=None)
-    return ("Reconstructed by every model, from the AE (no KL term)" + (f" to beta {last:g}" if last else "") +
-            (f", then yours: {yours.name}." if yours is not None else "; train your own on the Train tab."))
+    return ("Reconstructed by every shipped model, from the AE (no KL term)" + (f" to beta {last:g}" if last else "") +
+            ". A model you train on the Train tab is shown beside the AE and the VAE under the drawing, and in the "
+            "table.")
 
 
 def bits(x):
@@ -135,7 +135,8 @@ def page_numbers(explorers, x):
 
 
 ABOUT = f"""**Input, AE, VAE**: what the models see (your drawing or upload reduced to 28x28 black and white, as MNIST
-was binarised) and each model's reconstruction, decoded at the code z (for the VAE, q(z|x)'s mean).
+was binarised) and each model's reconstruction, decoded at the code z (for the VAE, q(z|x)'s mean); a model you train
+on the Train tab joins them there, and the table, computed in your browser.
 
 **The table**: BCE is the reconstruction term, KL = KL(q(z|x) || N(0, I)) the VAE's second term, −ELBO their sum, the
 negative evidence lower bound the VAE was trained on. The VAE's BCE is averaged over L = {ELBO_SAMPLES} samples
@@ -152,21 +153,21 @@ edge if it lies outside); the red ellipse is the VAE's 2-sigma posterior, often 
 cannot keep every digit apart: 4 and 9, 3, 5 and 8 overlap on both maps, so a drawn 4 may come back as a 9."""
 
 
-def results(explorers, spectrum, x, source, yours=None):
+def results(explorers, spectrum, x, source):
     """One input (784,) in {0, 1} -> every output of the tab, by name."""
     report = digit_report(explorers, x)
     ae, vae = report["AE"], report["VAE"]
     return dict(seen=digit_picture(x), ae_recon=ae["recon"], vae_recon=vae["recon"],
                 numbers=report_table(report, source, explorers["VAE"].log_px_floor), ae_map=ae["map"],
                 vae_map=vae["map"], vae_draws=vae["draws"], posterior=vae.get("posterior"),
-                every=every_model(spectrum, x, yours), posterior_note=posterior_line(vae), every_note=every_line(spectrum, yours))
+                every=every_model(spectrum, x), posterior_note=posterior_line(vae), every_note=every_line(spectrum))
 
 
-def cleared(explorers, spectrum, numbers, yours=None):
+def cleared(explorers, spectrum, numbers):
     """Every output emptied (the maps without marks), with `numbers` in place of the table."""
     return dict(seen=None, ae_recon=None, vae_recon=None, numbers=numbers, ae_map=explorers["AE"].map.image,
                 vae_map=explorers["VAE"].map.image, vae_draws=None, posterior=None, every=None, posterior_note="",
-                every_note=every_line(spectrum, yours))
+                every_note=every_line(spectrum))
 
 
 def live_part(part, value=None, **kwargs):
@@ -206,7 +207,7 @@ def create_tab(demo, models, own):
                                  elem_id="posterior", buttons=[])
             posterior_note = gr.Markdown(elem_id="posterior-note", elem_classes=["caption"])
             # no label badge over this thin strip: each digit has its model's name under it
-            every = gr.Image(label="every model, and yours", show_label=False, buttons=[],
+            every = gr.Image(label="every shipped model", show_label=False, buttons=[],
                              format="png", interactive=False, elem_id="every-model")
             every_note = gr.Markdown(every_line(models.spectrum), elem_id="every-note", elem_classes=["caption"])
             live_part("maps", elem_id="live-maps")
@@ -231,24 +232,22 @@ def create_tab(demo, models, own):
         return {components[k]: v for k, v in named.items()}
 
     @handler
-    def reconstruct_drawing(drawing, yours=None):
-        yours = own_model(yours)
+    def reconstruct_drawing(drawing):
         x = drawn_digit(drawing, folders, sketch)
         if x is None:  # a cleared canvas: reset quietly
-            return by_component(cleared(explorers, models.spectrum, "Draw a digit, or upload one.", yours))
-        return by_component(results(explorers, models.spectrum, x, "your drawing", yours))
+            return by_component(cleared(explorers, models.spectrum, "Draw a digit, or upload one."))
+        return by_component(results(explorers, models.spectrum, x, "your drawing"))
 
     @handler
-    def reconstruct_upload(payload, yours=None):
-        yours = own_model(yours)
+    def reconstruct_upload(payload):
         x, path = upload_digit(payload, folders)
-        return by_component(results(explorers, models.spectrum, x, upload_source(path), yours))
+        return by_component(results(explorers, models.spectrum, x, upload_source(path)))
 
     def upload_source(path):
         return "the uploaded image" + (", read as a photo of paper (lighting flattened, printed lines and specks "
                                        "removed)" if path == "photo" else "")
 
-    def heavy(x, source, seq, yours, full=False):
+    def heavy(x, source, seq, full=False):
         """The server's views of an input the page shows: the true posterior and its line, every model's row, the
         "not a digit" judgement; the page's value with the input (and, for a page without a model file, the
         numbers it would have computed)."""
@@ -268,45 +267,45 @@ def create_tab(demo, models, own):
                               if judged else ""),
                      computed=page_numbers(explorers, x) if full else None)
         return {live: value, posterior: view if vae_report else None, posterior_note: posterior_line(vae_report),
-                every: every_model(models.spectrum, x, yours), every_note: every_line(models.spectrum, yours)}
+                every: every_model(models.spectrum, x), every_note: every_line(models.spectrum)}
 
     @handler
     @torch.inference_mode()
-    def stroke(yours=None, evt: gr.EventData = None):
+    def stroke(evt: gr.EventData = None):
         """A stroke ended in the page: its 28x28 input (196 hex digits) -> the server's heavier views."""
         data = evt._data if evt is not None and isinstance(evt._data, dict) else {}
         seq = data.get("seq") if isinstance(data.get("seq"), int) and 0 <= data.get("seq") < 2**31 else 0
-        return heavy(from_bits(data), "your drawing", seq, own_model(yours), full=data.get("full") is True)
+        return heavy(from_bits(data), "your drawing", seq, full=data.get("full") is True)
 
     @handler
     @torch.inference_mode()
-    def upload_page(payload, yours=None):
+    def upload_page(payload):
         x, path = upload_digit(payload, folders)
-        return heavy(x, upload_source(path), 0, own_model(yours))
+        return heavy(x, upload_source(path), 0)
 
-    def after_error_page(yours=None):
+    def after_error_page():
         """A failed input's results would belong to the previous one: cleared, and the page says why."""
         return {live: dict(start, message="No results: that input could not be read (the message in the corner "
                                           "says why). Draw a digit, or upload another image."),
-                posterior: None, posterior_note: "", every: None, every_note: every_line(models.spectrum, own_model(yours))}
+                posterior: None, posterior_note: "", every: None, every_note: every_line(models.spectrum)}
 
-    def after_clear_page(yours=None):
+    def after_clear_page():
         return {live: dict(start), posterior: None, posterior_note: "", every: None,
-                every_note: every_line(models.spectrum, own_model(yours))}
+                every_note: every_line(models.spectrum)}
 
     # The page: a stroke is computed in the browser; when it ends, one request for the server's heavier views.
-    live.stroke(stroke, own, page_outputs, api_name=False, trigger_mode="always_last",
-                concurrency_id="images").failure(after_error_page, own, page_outputs, api_name=False, queue=False)
+    live.stroke(stroke, None, page_outputs, api_name=False, trigger_mode="always_last",
+                concurrency_id="images").failure(after_error_page, None, page_outputs, api_name=False, queue=False)
     # .upload, not .change: a change fired twice for each upload, and each ran the whole reconstruction
-    upload.upload(upload_page, [upload, own], page_outputs, api_name=False, preprocess=False,
-                  concurrency_id="images").failure(after_error_page, own, page_outputs, api_name=False, queue=False)
-    upload.clear(after_clear_page, own, page_outputs, api_name=False, queue=False)
+    upload.upload(upload_page, upload, page_outputs, api_name=False, preprocess=False,
+                  concurrency_id="images").failure(after_error_page, None, page_outputs, api_name=False, queue=False)
+    upload.clear(after_clear_page, None, page_outputs, api_name=False, queue=False)
     if example_set is not None:  # a click on an example sets the upload (no upload event): reconstruct it
-        example_set.load_input_event.then(upload_page, [upload, own], page_outputs, api_name=False,
+        example_set.load_input_event.then(upload_page, upload, page_outputs, api_name=False,
                                           preprocess=False, concurrency_id="images")
-        demo.load(upload_page, [upload, own], page_outputs, api_name=False, preprocess=False)  # the example
+        demo.load(upload_page, upload, page_outputs, api_name=False, preprocess=False)  # the example
     # API clients: the same endpoints as ever, every picture drawn by the server
-    api_only.click(reconstruct_drawing, [sketch, own], outputs, api_name="reconstruct_drawing", preprocess=False,
+    api_only.click(reconstruct_drawing, sketch, outputs, api_name="reconstruct_drawing", preprocess=False,
                    concurrency_id="images")
-    api_only.click(reconstruct_upload, [upload, own], outputs, api_name="reconstruct_upload", preprocess=False,
+    api_only.click(reconstruct_upload, upload, outputs, api_name="reconstruct_upload", preprocess=False,
                    concurrency_id="images")

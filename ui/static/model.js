@@ -191,18 +191,24 @@ export function loadModel(relative, config) {
 }
 
 // The visitor's own model, trained in the page (the Train tab, trainer.js): it announces each new one with the event
-// "vae-explorer:own-model" ({name, config, bytes}) and keeps the latest at window.vaeExplorerOwnModel. Every view
-// that shows it calls onOwnModel(callback): callback({name, model} or {name, error}) now if there is one, and at
-// each new one. The bytes are parsed once per model, whichever views listen.
+// "vae-explorer:own-model" ({name, config, bytes, codes, labels}: codes the test digits' mu, Float32Array(N * 2),
+// labels their digits, N) and keeps the latest at window.vaeExplorerOwnModel. Every view that shows it calls
+// onOwnModel(callback): callback({name, model, codes, labels} or {name, error}) now if there is one, and at each new
+// one. The bytes are parsed once per model, whichever views listen.
 let ownCache = null;
-function ownOf(detail) {
+export function ownOf(detail) {
   if (!detail || !detail.bytes) return null;
   if (!ownCache || ownCache.bytes !== detail.bytes) {
     let own;
     try {
-      own = {name: detail.name, model: new MLPModel(parseSafetensors(detail.bytes), {kind: detail.config && detail.config.kind})};
+      const {codes, labels} = detail;
+      if (!(codes instanceof Float32Array) || !labels || !labels.length || codes.length !== 2 * labels.length ||
+          !codes.every(Number.isFinite))
+        throw new Error('its test codes did not come with it');
+      own = {name: detail.name, codes, labels,
+             model: new MLPModel(parseSafetensors(detail.bytes), {kind: detail.config && detail.config.kind})};
     } catch (e) {
-      own = {name: detail.name, error: `Your model could not be read in the page: ${e.message}`};
+      own = {name: detail.name, error: `Your model could not be read in the page: ${e.message}.`.replace(/\.\.$/, '.')};
     }
     ownCache = {bytes: detail.bytes, own};
   }

@@ -2,13 +2,13 @@
 // (trainer.js; the library vendored in vendor/tfjs/), on the packed MNIST subset the server exports. Live: the loss
 // curves and the map of the 1,000 test codes at least once a second, the decoded grid, reconstructions and samples at
 // each epoch's end. After every epoch the model is handed to the other tabs' in-page views:
-//     window.dispatchEvent(new CustomEvent("vae-explorer:own-model", {detail: {name, config, bytes}}))
+//     window.dispatchEvent(new CustomEvent("vae-explorer:own-model", {detail: {name, config, bytes, codes, labels}}))
 // and kept at window.vaeExplorerOwnModel. The server does no work for a run.
 import {fetchBytes, pageUrl} from './model.js';
+import {codeRange, drawMap} from './explorer.js';
 import {Trainer, readSubset, runEpochs, safetensors, LATENT_SIZE, normal, random} from './trainer.js';
 
 const BETAS = ['0.1', '0.5', '1', '2', '4'];
-const TAB10 = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
 // during an epoch the map and the curves are redrawn at a mini-batch's end when the next one would end past this
 // long after the last drawing (so at least once a second where a mini-batch takes less), and no more often
 const GRID = 15, DRAW_EVERY_MS = 1000;
@@ -87,34 +87,6 @@ function paintDigits(canvas, pictures, columns) {
 
 function split(flat, size) {
   return Array.from({length: flat.length / size}, (_, i) => flat.subarray(i * size, (i + 1) * size));
-}
-
-// [lo, hi] of each code axis over the 0.5th to 99.5th percentile, padded: the map's and the AE's grid's range
-export function codeRange(codes) {
-  const out = [];
-  for (let d = 0; d < LATENT_SIZE; d++) {
-    const v = Array.from({length: codes.length / LATENT_SIZE}, (_, i) => codes[i * LATENT_SIZE + d]).sort((a, b) => a - b);
-    const lo = v[Math.floor(0.005 * (v.length - 1))], hi = v[Math.ceil(0.995 * (v.length - 1))], pad = 0.08 * (hi - lo) + 0.1;
-    out.push([lo - pad, hi + pad]);
-  }
-  return out;
-}
-
-function drawMap(canvas, codes, labels, title) {
-  const ctx = canvas.getContext('2d'), W = canvas.width, H = canvas.height, m = 34;
-  const [[x0, x1], [y0, y1]] = codeRange(codes);
-  ctx.fillStyle = '#fff'; ctx.fillRect(0, 0, W, H);
-  ctx.strokeStyle = '#999'; ctx.strokeRect(m, 8, W - m - 8, H - m - 8);
-  ctx.fillStyle = '#333'; ctx.font = '12px sans-serif';
-  ctx.fillText(`z1: ${x0.toFixed(1)} to ${x1.toFixed(1)}`, m, H - 10);
-  ctx.save(); ctx.translate(12, H - m); ctx.rotate(-Math.PI / 2); ctx.fillText(`z2: ${y0.toFixed(1)} to ${y1.toFixed(1)}`, 0, 0); ctx.restore();
-  for (let i = 0; i < labels.length; i++) {
-    const px = m + (codes[2 * i] - x0) / (x1 - x0) * (W - m - 8), py = H - m - (codes[2 * i + 1] - y0) / (y1 - y0) * (H - m - 8);
-    ctx.fillStyle = TAB10[labels[i]];
-    ctx.fillRect(px - 1.5, py - 1.5, 3, 3);
-  }
-  ctx.fillStyle = '#333'; ctx.fillText(title, m + 6, 22);
-  TAB10.forEach((c, k) => { ctx.fillStyle = c; ctx.fillRect(W - 24, 14 + 14 * k, 8, 8); ctx.fillStyle = '#333'; ctx.fillText(k, W - 14, 22 + 14 * k); });
 }
 
 // the train (solid) and test (dashed) curves, one panel a term: BCE, and the KL for a VAE only
@@ -268,7 +240,8 @@ export function mount(element, props) {
         paintDigits($('.tv-recon'), [...split(first8, 784), ...split(recon, 784)], 8);
         paintDigits($('.tv-samples'), split(await trainer.decode(fixedZ), 784), 8);
         const name = modelName(s.kind, s.beta, rows.length);
-        state.last = {name, config: trainer.config(), bytes: await trainer.safetensorsBytes()};
+        // codes and labels: the 1,000 test digits' (the map the latent explorer shows of it)
+        state.last = {name, config: trainer.config(), bytes: await trainer.safetensorsBytes(), codes, labels: testY};
         // the test digits' codes and labels, as train/ writes test_latents.safetensors (the app's map of a model)
         state.latents = safetensors({mu: {shape: [testY.length, LATENT_SIZE], data: codes}, labels: {shape: [testY.length], data: testY}});
         window.vaeExplorerOwnModel = state.last;

@@ -4,7 +4,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import {MLPModel, parseSafetensors} from '../model.js';
 import {Trainer, readSubset, runEpochs, safetensors, random, BATCH_SIZE} from '../trainer.js';
-import {codeRange, modelName} from '../train_view.js';
+import {modelName} from '../train_view.js';
 import {loadTf} from './load_tf.mjs';
 
 const tf = await loadTf();
@@ -88,8 +88,3 @@ test('Stop ends the run before the next mini-batch, and no row is given for the 
   trainer.dispose();
 });
 
-test("the map's range holds the codes, with a margin", () => {
-  const codes = Float32Array.from([-5, 4, 11, -12, 0, 0, 3, 2]);
-  const [[x0, x1], [y0, y1]] = codeRange(codes);
-  assert.ok(x0 < -5 && x1 > 11 && y0 < -12 && y1 > 4);
-});
