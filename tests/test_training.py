@@ -227,6 +227,10 @@ def test_a_model_trained_in_the_page_is_explored_on_its_own_map_and_named_wherev
     shots.mkdir(exist_ok=True)
     start_run(page, kind="ae", epochs=1, digits=1000)
     wait_done(page, 1)
+    for width in (390, 1400):  # the Train tab's map (explorer.js's drawMap, as the latent explorer's)
+        page.set_viewport_size({"width": width, "height": 1000})
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(shots / f"own-train-{width}.png"), full_page=True)
     codes = page.evaluate("Array.from(window.vaeExplorerOwnModel.codes)")
     (x0, x1), (y0, y1) = code_range(codes)
     page.get_by_role("tab", name="Latent space").click()
@@ -273,6 +277,12 @@ def test_a_model_trained_in_the_page_is_explored_on_its_own_map_and_named_wherev
     assert not img.get_attribute("src").startswith("data:")
     page.wait_for_function("() => document.querySelector('#latent-explorer .lx-grid-title').textContent"
                            ".startsWith('VAE: decoded grid, 20 x 20 over [-2, 2]')", timeout=10_000)
+    # the AE to VAE tab's map offers the same switch
+    page.get_by_role("tab", name="AE to VAE").click()
+    page.locator("#spectrum-explorer .lx-own").click()
+    page.locator("#spectrum-explorer .lx[data-ready='your AE, 1 epoch']").wait_for(state="attached", timeout=10_000)
+    assert page.locator("#spectrum-explorer .lx-shipped").get_attribute("aria-pressed") == "false"
+    page.screenshot(path=str(shots / "own-spectrum-1400.png"), full_page=True)
     # Reconstruct: the visitor's model is beside the AE and the VAE; the row of every model claims only the shipped
     page.get_by_role("tab", name="Reconstruct").click()
     page.locator(".rc-yours .rc-label").first.get_by_text("your AE, 1 epoch").wait_for(timeout=20_000)
@@ -282,5 +292,7 @@ def test_a_model_trained_in_the_page_is_explored_on_its_own_map_and_named_wherev
     page.screenshot(path=str(shots / "own-reconstruct-1400.png"), full_page=True)
     page.set_viewport_size({"width": 390, "height": 844})
     page.wait_for_timeout(500)
+    caption = page.locator(".rc-yours .rc-label").first  # its name whole on a phone, not cut to "your AE, ..."
+    assert caption.evaluate("e => e.scrollWidth <= e.clientWidth && e.textContent === 'your AE, 1 epoch'")
     page.screenshot(path=str(shots / "own-reconstruct-390.png"), full_page=True)
     page.close()

@@ -219,7 +219,8 @@ export function mount(element, props, trigger, watch) {
     z1 = Number(z1); z2 = Number(z2);
     if (!Number.isFinite(z1) || !Number.isFinite(z2)) return;
     const d = state.desc;
-    state.pinned = d && d.own ? toLatent(d, ...toPixel(d, z1, z2)) : [z1, z2];
+    const clamp = (v, lim) => Math.min(Math.max(v, lim[0]), lim[1]);
+    state.pinned = d && d.own ? [clamp(z1, d.xlim), clamp(z2, d.ylim)] : [z1, z2];
     schedule();
   };
   state.setLabel = k => {  // the conditional VAE: decode as digit k
@@ -315,7 +316,8 @@ export function mount(element, props, trigger, watch) {
     const was = state.desc && state.desc.own ? state.pinned : null, d = ownDescription(own, mapCanvas);
     state.desc = d; state.model = own.model; state.hover = null;
     // a newer epoch keeps the pinned point where it still lies on the map; a first look starts at the map's centre
-    state.pinned = was ? toLatent(d, ...toPixel(d, ...was)) : [(d.xlim[0] + d.xlim[1]) / 2, (d.ylim[0] + d.ylim[1]) / 2];
+    state.pinned = [(d.xlim[0] + d.xlim[1]) / 2, (d.ylim[0] + d.ylim[1]) / 2];
+    if (was) state.pin(...was);
     pressed(true);
     showMap(d);
     root.dataset.ready = own.name;
