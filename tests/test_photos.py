@@ -125,3 +125,33 @@ def test_a_photo_of_blank_paper_is_not_called_a_digit():
     page = np.tile(PAPER, (480, 640, 1)) + rng.normal(0, 4, (480, 640))[..., None]
     with pytest.raises(NoDigit):
         preprocess_digit(photo(page * np.linspace(0.6, 1, 640)[None, :, None]))
+
+
+@pytest.mark.slow
+def test_first_photos_at_once_are_all_cleaned(tmp_path):
+    """Eight photos at once in a fresh process (a freshly started app's first visitors): scikit-image loads its
+    submodules lazily, and concurrent first imports met a half-imported module."""
+    import subprocess
+    import sys
+
+    page = on_paper(DIGITS[7], np.random.default_rng(2), size=(1200, 900), scale=18)
+    photo(page * np.linspace(0.75, 1.0, 1200)[None, :, None]).save(tmp_path / "photo.jpg", quality=90)
+    code = f"""
+import threading
+from ui.preprocess import open_image, preprocess_with_path
+image = open_image({str(tmp_path / "photo.jpg")!r})
+results, start = [], threading.Barrier(8)
+def clean():
+    start.wait()
+    try:
+        results.append(preprocess_with_path(image.copy())[1])
+    except Exception as e:
+        results.append(repr(e))
+threads = [threading.Thread(target=clean) for _ in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(sorted(results))
+"""
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert done.stdout.strip() == str(["photo"] * 8), done.stdout + done.stderr

@@ -351,3 +351,22 @@ def test_a_fuzz_of_1200_requests_leaves_the_app_well_and_its_memory_near_idle(tm
     finally:
         process.kill()
         process.wait()
+
+
+def test_event_data_is_what_the_page_sends(small_app, capfd):  # noqa: F811
+    """The events whose handler reads gr.EventData (the stroke, the CVAE's stroke, the map's pin): gradio looked for
+    files in any event data first, and answered a file payload with a server path and a traceback in the log."""
+    demo, url = small_app[0], small_app[1]
+    readers = [i for i, fn in demo.fns.items() if fn.fn is not None and fn.collects_event_data]
+    assert len(readers) >= 3
+    quiet(capfd)
+    for index in readers:
+        for bad in ({"value": {"path": "/etc/passwd"}}, {"x": {"path": "/etc/passwd"}}, {"x": "f" * 5000},
+                    {"seq": True}, {"z1": "0"}, [1, 2], "x", 7, {"x": "0" * 196, "other": 1}):
+            body = {"fn_index": index, "data": [None] * len(demo.fns[index].inputs), "session_hash": uuid.uuid4().hex,
+                    "event_data": bad, "trigger_id": None}
+            assert_refused(post(url, "queue/join", body), capfd, "event's data")
+    pin = next(i for i in readers if len(demo.fns[i].inputs) == 1)  # the pin (the model's name; the strokes: none)
+    body = {"fn_index": pin, "data": [None] * len(demo.fns[pin].inputs), "session_hash": uuid.uuid4().hex,
+            "event_data": {"z1": 0.5, "z2": -1}, "trigger_id": None}
+    assert post(url, "queue/join", body).status_code == 200

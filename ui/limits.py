@@ -66,6 +66,10 @@ SESSION = re.compile(r"[A-Za-z0-9_-]{1,64}")  # gradio's page: 11 base-36 charac
 # the fields of the page's calls (gradio's client: queue/join for queued events, run/<name> for the others)
 CALL_FIELDS = {"data", "event_data", "fn_index", "trigger_id", "session_hash"}
 SIMPLE_FIELDS = {"data", "session_hash"}  # /gradio_api/call/<name>, as gradio_client and curl send it
+# The event data the page's own events send (reconstruct.js's stroke: the input as hex, its number, whether it is the
+# whole stroke; explorer.js's pin: a point of the map), the only event data a handler of this app reads.
+EVENT_DATA = {"x": str, "seq": int, "full": bool, "z1": (int, float), "z2": (int, float)}
+MAX_EVENT_TEXT = 256  # the stroke's 28x28 input is 196 hex digits
 FILE_FIELDS = {"path", "url", "size", "orig_name", "mime_type", "is_stream", "meta"}  # gradio.data_classes.FileData
 SKETCH_FIELDS = {"id", "background", "layers", "composite"}  # gradio's EditorData
 FILE_META = {"_type": "gradio.FileData"}
@@ -220,6 +224,7 @@ class Calls:
 
     def __init__(self, demo):
         self.demo, self.inputs, self.api_inputs, self.names = demo, {}, {}, {}
+        self.reads_event_data = set()  # events whose function takes a gr.EventData: gradio checks its files first
         for index, fn in demo.fns.items():
             if fn.fn is None:
                 continue  # a page-side function (js only, or a Stop button's cancels: the page calls /cancel)
@@ -227,6 +232,8 @@ class Calls:
             if None in checks:
                 continue
             self.inputs[index] = checks
+            if fn.collects_event_data:
+                self.reads_event_data.add(index)
             self.api_inputs[index] = [i for i, block in enumerate(fn.inputs) if not block.skip_api]
             if fn.api_name and fn.api_visibility != "private":
                 self.names[fn.api_name] = index
@@ -269,7 +276,10 @@ class Calls:
             index = body.get("fn_index")
             if index is None and parts[0] != "queue":
                 index = self.by_name(parts[1])
-            return self.check(index, body["data"])
+            self.check(index, body["data"])
+            if index in self.reads_event_data:
+                self.event_data(body.get("event_data"))
+            return None
         if parts[0] == "call" and len(parts) == 2:
             if not isinstance(body, dict) or not set(body) <= SIMPLE_FIELDS or "data" not in body:
                 raise Refusal(422, "A call is {\"data\": [its inputs' values]} (and a \"session_hash\").")
@@ -290,6 +300,19 @@ class Calls:
         if parts[0] == "stream":
             raise Refusal(404, "This app has no streaming inputs.")
         return None  # reset, upload, component_server, ...: gradio's own data model checks them
+
+    @staticmethod
+    def event_data(value):
+        """None, or a flat dict of EVENT_DATA's fields (gradio would otherwise look for files in it first, and
+        answer a file payload with a server path and a traceback in the log)."""
+        if value is None:
+            return
+        if isinstance(value, dict) and len(value) <= len(EVENT_DATA) and all(
+                k in EVENT_DATA and isinstance(v, EVENT_DATA[k]) and (EVENT_DATA[k] is bool or not isinstance(v, bool))
+                and (not isinstance(v, str) or len(v) <= MAX_EVENT_TEXT) for k, v in value.items()):
+            return
+        raise Refusal(422, "This event's data is what the page sends: {\"x\", \"seq\", \"full\"} for a stroke, "
+                           "{\"z1\", \"z2\"} for a point of the map.")
 
     @staticmethod
     def session(value, required):

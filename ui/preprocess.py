@@ -187,6 +187,28 @@ def has_ruled_lines(ink, min_lines=3):
     return False
 
 
+_TOOLS_LOCK = threading.Lock()
+_tools = None
+
+
+def photo_tools():
+    """scipy.ndimage and the scikit-image modules clean_photo uses, imported on first use (the trainer and most
+    requests never need them) and under a lock: scikit-image loads its submodules lazily, and two first photos at
+    once met a half-imported skimage.morphology ("has no attribute 'disk'"). The functions are looked up inside the
+    lock too, as that is when scikit-image imports them."""
+    global _tools
+    with _TOOLS_LOCK:
+        if _tools is None:
+            from scipy import ndimage
+            from skimage import filters, measure, morphology
+
+            for module, name in ((filters, "threshold_otsu"), (measure, "label"), (measure, "regionprops"),
+                                 (morphology, "disk")):
+                getattr(module, name)
+            _tools = ndimage, filters, measure, morphology
+        return _tools
+
+
 def clean_photo(image):
     """A photo of a dark digit on paper (PIL) -> float ink (H, W) with the paper, its shadows, lines and specks gone.
 
@@ -197,9 +219,7 @@ def clean_photo(image):
        column's median darkness (a line darkens most of its row, a digit only a small part).
     4. Connected components: specks (small against the largest stroke) and blobs far from the main stroke mass go.
     """
-    from scipy import ndimage
-    from skimage import filters, measure, morphology
-
+    ndimage, filters, measure, morphology = photo_tools()
     image = image.convert("L") if image.mode != "L" else image
     image = image.copy()
     image.thumbnail((PHOTO_SIDE, PHOTO_SIDE), Image.Resampling.BOX)
