@@ -338,7 +338,7 @@ def test_every_decode_shares_the_same_slots_page_load_events_too(small_app, monk
     monkeypatch.setattr(ImageFile.ImageFile, "load", slow_load)  # every file decoder's entry
     payload = {"path": path, "meta": {"_type": "gradio.FileData"}}
     calls = [lambda: raw_call(url, "reconstruct_upload", [payload])] * 4 + \
-            [lambda: join(url, load_index, [payload, None])] * 4
+            [lambda: join(url, load_index, [payload] + [None] * (len(demo.fns[load_index].inputs) - 1))] * 4
     answers = [None] * len(calls)
     threads = [threading.Thread(target=lambda i=i: answers.__setitem__(i, calls[i]())) for i in range(len(calls))]
     for t in threads:

@@ -370,3 +370,15 @@ def test_event_data_is_what_the_page_sends(small_app, capfd):  # noqa: F811
     body = {"fn_index": pin, "data": [None] * len(demo.fns[pin].inputs), "session_hash": uuid.uuid4().hex,
             "event_data": {"z1": 0.5, "z2": -1}, "trigger_id": None}
     assert post(url, "queue/join", body).status_code == 200
+
+
+def test_a_component_function_this_app_does_not_have(small_app, capfd):  # noqa: F811
+    """/component_server with an unknown component or function name was a plain 500 and a KeyError in the log."""
+    demo, url = small_app[0], small_app[1]
+    quiet(capfd)
+    known = next(iter(demo.blocks))
+    for body in ({"component_id": 99999, "fn_name": "x", "data": None, "session_hash": "s1"},
+                 {"component_id": known, "fn_name": "__init__", "data": None, "session_hash": "s1"},
+                 {"component_id": [1], "fn_name": "x", "data": None, "session_hash": "s1"},
+                 {"component_id": True, "fn_name": "x", "data": None, "session_hash": "s1"}, [], "x"):
+        assert_refused(post(url, "component_server", body), capfd, "no such component function")

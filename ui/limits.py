@@ -225,6 +225,12 @@ class Calls:
     def __init__(self, demo):
         self.demo, self.inputs, self.api_inputs, self.names = demo, {}, {}, {}
         self.reads_event_data = set()  # events whose function takes a gr.EventData: gradio checks its files first
+        # the components' server functions the page may call (/component_server): {component id: {function names}}
+        self.servers = {}
+        for block_id, block in demo.blocks.items():
+            names = {n for n in dir(type(block)) if getattr(getattr(type(block), n, None), "_is_server_fn", False)}
+            if names:
+                self.servers[block_id] = names
         for index, fn in demo.fns.items():
             if fn.fn is None:
                 continue  # a page-side function (js only, or a Stop button's cancels: the page calls /cancel)
@@ -300,6 +306,13 @@ class Calls:
         if parts[0] == "stream":
             raise Refusal(404, "This app has no streaming inputs.")
         return None  # reset, upload, component_server, ...: gradio's own data model checks them
+
+    def component(self, body):
+        """A call of a component's server function: one this app has, by its component's id and its name."""
+        if not isinstance(body, dict) or type(body.get("component_id")) is not int or \
+                body.get("fn_name") not in self.servers.get(body["component_id"], ()):
+            raise Refusal(404, "This app has no such component function.")
+        self.session(body.get("session_hash"), required=True)
 
     @staticmethod
     def event_data(value):
@@ -394,6 +407,10 @@ class Guard:
                 raise Refusal(400, "Files are sent to this app as uploads, not as addresses for it to fetch.")
             if self.calls is not None:
                 self.calls.call(route, call)
+        elif route is not None and route.strip("/") == "component_server" and self.calls is not None and \
+                dict(scope.get("headers", ())).get(b"content-type", b"").startswith(b"application/json"):
+            # as JSON; the sketch's blobs come as a form, whose fields accept_blobs checks itself
+            self.calls.component(parse(body or b"null"))
 
         async def replay():
             nonlocal sent
