@@ -382,3 +382,20 @@ def test_a_component_function_this_app_does_not_have(small_app, capfd):  # noqa:
                  {"component_id": [1], "fn_name": "x", "data": None, "session_hash": "s1"},
                  {"component_id": True, "fn_name": "x", "data": None, "session_hash": "s1"}, [], "x"):
         assert_refused(post(url, "component_server", body), capfd, "no such component function")
+
+
+def test_uploads_are_budgeted_per_address_and_stop_before_the_disk_fills(tmp_path):
+    from ui.limits import Refusal, UploadBudget
+
+    budget = UploadBudget(budget=100, window=600, min_free=0, folder=str(tmp_path))
+    for _ in range(5):
+        budget.charge("10.0.0.1", 20, now=0)
+    with pytest.raises(Refusal) as refused:
+        budget.charge("10.0.0.1", 1, now=1)
+    assert refused.value.status == 429 and "last 10 minutes" in refused.value.sentence
+    budget.charge("10.0.0.2", 100, now=1)  # another address has its own budget
+    budget.charge("10.0.0.1", 20, now=601)  # and the first one's spending leaves the window
+    full = UploadBudget(min_free=budget.free() + 1, folder=str(tmp_path / "not yet made"))
+    with pytest.raises(Refusal) as refused:
+        full.charge("10.0.0.3", 1, now=0)
+    assert refused.value.status == 507

@@ -21,9 +21,12 @@ import math
 import os
 import re
 import stat
+import tempfile
+import time
 
 from .inputs import MAX_BLOB_BYTES, MAX_LAYERS
 
+MAX_UPLOAD_BYTES = 20_000_000  # gradio's max_file_size (ui.MAX_FILE_SIZE, "20mb")
 MAX_JSON_BYTES = 64_000  # the longest legitimate call (a drawing with its layers named by path) is under 2 KB
 # the sketchpad's pieces (ui.inputs.Sketchpad.accept_blobs): one image and a few form fields
 MAX_BLOB_REQUEST_BYTES = MAX_BLOB_BYTES + 64_000
@@ -352,12 +355,48 @@ class Calls:
                 raise Refusal(404, "No such event: its answer was read already, or it was never made.")
 
 
+UPLOAD_BUDGET = 200_000_000  # bytes one client address may upload in UPLOAD_WINDOW seconds: ten 20 MB pictures
+UPLOAD_WINDOW = 600
+MIN_FREE_DISK = 1_000_000_000  # uploads stop while the upload folder's disk has less than this free
+
+
+class UploadBudget:
+    """What each client address uploaded lately (the size its requests declared; an undeclared one counts as the
+    largest allowed): gradio keeps uploads for an hour and serves them back, so without a budget one client filled
+    the disk at 200 MB/s. The budget, and the disk's free space, are checked before gradio reads a byte."""
+
+    def __init__(self, budget=UPLOAD_BUDGET, window=UPLOAD_WINDOW, min_free=MIN_FREE_DISK, folder=None):
+        self.budget, self.window, self.min_free, self.folder = budget, window, min_free, folder
+        self.spent = {}  # client -> [(time, bytes), ...], oldest first
+
+    def charge(self, client, size, now=None):
+        now = time.monotonic() if now is None else now
+        if len(self.spent) > 4096:  # forget the clients with nothing in the window
+            self.spent = {c: e for c, e in self.spent.items() if e and e[-1][0] > now - self.window}
+        entries = [e for e in self.spent.get(client, []) if e[0] > now - self.window]
+        if sum(n for _, n in entries) + size > self.budget:
+            self.spent[client] = entries
+            raise Refusal(429, f"This address has uploaded {self.budget // 1_000_000} MB in the last "
+                               f"{self.window // 60} minutes, this app's most; try again later.")
+        if self.free() < self.min_free + size:
+            raise Refusal(507, "The server's disk is nearly full; uploads are paused, try again later.")
+        self.spent[client] = entries + [(now, size)]
+
+    def free(self):
+        folder = self.folder or os.environ.get("GRADIO_TEMP_DIR") or os.path.join(tempfile.gettempdir(), "gradio")
+        while not os.path.isdir(folder) and os.path.dirname(folder) != folder:
+            folder = os.path.dirname(folder)
+        disk = os.statvfs(folder)
+        return disk.f_bavail * disk.f_frsize
+
+
 class Guard:
     """The middleware: a request's size (body_limit), a call's shape (Calls), and gradio's refusals rewritten into
     one sentence (GENERIC). `demo`: the Blocks whose events the calls name (None: sizes only)."""
 
     def __init__(self, app, demo=None):
         self.app, self.demo, self._calls = app, demo, None
+        self.uploads = UploadBudget()
 
     @property
     def calls(self):
@@ -384,9 +423,12 @@ class Guard:
 
                 self.calls.stream(route, parse_qsl(scope.get("query_string", b"").decode("latin-1")))
         limit = body_limit(path) if method == "POST" else None
+        declared = dict(scope.get("headers", ())).get(b"content-length")
+        if method == "POST" and route is not None and route.strip("/") == "upload":
+            size = int(declared) if declared is not None and declared.isdigit() else MAX_UPLOAD_BYTES
+            self.uploads.charge((scope.get("client") or ("?",))[0], size)
         if limit is None:
             return await self.app(scope, receive, self.rewrite(send, method))
-        declared = dict(scope.get("headers", ())).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             raise Refusal(413, too_large(limit))
         chunks, size = [], 0
