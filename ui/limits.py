@@ -61,7 +61,7 @@ def names_an_address(value):
 
 
 MAX_DEPTH = 12  # the deepest legitimate value (a sketch's layer's meta) is 4 levels down
-MAX_DIGITS = 30  # a seed is at most 19 digits; float() of an integer past 1e308 raises OverflowError in a handler
+MAX_DIGITS = 30  # a seed is at most 10 digits (inputs.MAX_SEED); float() of an integer past 1e308 raises OverflowError
 SESSION = re.compile(r"[A-Za-z0-9_-]{1,64}")  # gradio's page: 11 base-36 characters; gradio_client: a uuid's hex
 # the fields of the page's calls (gradio's client: queue/join for queued events, run/<name> for the others)
 CALL_FIELDS = {"data", "event_data", "fn_index", "trigger_id", "session_hash"}
