@@ -88,9 +88,12 @@ def create_tab(demo, models, own):
     outputs = [vae_samples, ae_samples, ae_mixture, own_samples, own_note]  # the API's order: new ones at the end
     inputs = [n_samples, seed, own]
     checks = validator(how_many, checked_seed, None)  # a bad seed's sentence once, under the seed box
-    sample_btn.click(sample, inputs, outputs, api_name="sample", preprocess=False, validator=checks)
+    sample_btn.click(sample, inputs, outputs, api_name=False, preprocess=False, validator=checks)
+    # API clients: the same endpoint as ever, its bad values refused with the same sentence as an error (a
+    # validator's refusal reaches them as a bare 422)
+    gr.Button(visible=False).click(sample, inputs, outputs, api_name="sample", preprocess=False)
     for trigger in (n_samples.release, seed.submit):  # Enter in the seed box, or the slider let go, samples again
         trigger(sample, inputs, outputs, api_name=False, preprocess=False, trigger_mode="always_last", validator=checks)
     new_seed.click(lambda: random.randrange(10**6), None, seed, api_name=False).then(
         sample, inputs, outputs, api_name=False, preprocess=False, validator=checks)
-    demo.load(sample, inputs, outputs, api_name=False, preprocess=False)
+    demo.load(sample, inputs, outputs, api_name=False, preprocess=False, validator=checks)
