@@ -277,7 +277,7 @@ def test_the_latent_tab_offers_every_model(client):
 def test_the_reconstruction_by_every_model_is_shown_in_one_row(client):
     outputs = client.predict(handle_file(str(EXAMPLES[2])), api_name="/reconstruct_upload")
     strip = np.asarray(Image.open(outputs[8]))
-    assert strip.shape[1] > 6 * strip.shape[0]  # the input and six models side by side
+    assert strip.shape[1] == 7 * strip.shape[0]  # the input and six models side by side, each in a square cell
 
 
 def test_the_cvae_samples_the_digit_asked_for_and_refuses_others(client):

@@ -348,8 +348,10 @@ TEXT_FAULTS = r"""() => {
   for (const table of panel ? panel.querySelectorAll("table") : []) {
     if (table.offsetParent === null || table.scrollWidth <= table.clientWidth + 1) continue;
     const s = getComputedStyle(table);
-    if (!["auto", "scroll"].includes(s.overflowX) || !s.backgroundAttachment.includes("scroll")) {
-      out.push(`table "${table.innerText.slice(0, 20)}" wider than its box without a scroll bar and a shadow`);
+    if (!["auto", "scroll"].includes(s.overflowX) || !s.backgroundAttachment.includes("scroll") ||
+        !getComputedStyle(table, "::before").content.includes("scroll sideways")) {
+      out.push(`table "${table.innerText.slice(0, 20)}" wider than its box without a scroll bar, a shadow and a line ` +
+               `saying it scrolls`);
     }
   }
   return out;
@@ -368,12 +370,16 @@ def test_every_text_is_readable_whole_and_uncut(any_width):
 
 
 def test_the_row_of_every_model_has_captions_of_11_px_or_more(any_width):
+    """The picture as it is, or on a phone its cells in rows (ui/static/strip.js): each cell drawn at half its size or
+    more."""
     from ui.pictures import CAPTION_SIZE
 
     _, page = any_width
     open_tab(page, "Reconstruct")
-    scale = page.evaluate("(() => { const i = document.querySelector('#every-model img'), r = i.getBoundingClientRect(); "
-                          "return Math.min(r.width / i.naturalWidth, r.height / i.naturalHeight); })()")
+    scale = page.evaluate("(() => { const i = document.querySelector('#every-model img'), r = i.getBoundingClientRect(),"
+                          " c = document.querySelector('#every-model .strip-cells canvas');"
+                          " return c ? c.getBoundingClientRect().width / c.width"
+                          " : Math.min(r.width / i.naturalWidth, r.height / i.naturalHeight); })()")
     assert CAPTION_SIZE * scale >= 11
 
 

@@ -37,9 +37,11 @@ def trained(e):
     return ", ".join(x for x in (f"{e.epochs}" if e.epochs else "", where) if x) or "-"
 
 
-def metrics_table(spectrum):
-    rows = ["| model | beta | epochs, device | train objective | test BCE (D) | test KL (R) | test −ELBO (D + R) |",
-            "|---|---|---|---|---|---|---|"]
+def metrics_tables(spectrum):
+    """Two tables of the loaded models (how each was trained; its test numbers) and the note under them: two of four
+    columns each fit a phone's width, where one of seven had to scroll."""
+    trained_rows = ["| model | beta | epochs, device | train objective |", "|---|---|---|---|"]
+    test_rows = ["| model | test BCE (D) | test KL (R) | test −ELBO (D + R) |", "|---|---|---|---|"]
     for name, e in spectrum.items():
         m = e.metrics
         if not m:
@@ -48,11 +50,12 @@ def metrics_table(spectrum):
         beta = "-" if e.beta is None else f"{e.beta:g}"
         elbo = f"{bce + kld:.2f}" if e.beta is not None else "-"
         kl = f"{kld:.2f}" if e.beta is not None else "-"
-        rows.append(f"| {name} | {beta} | {trained(e)} | {float(m['train_loss']):.2f} | {bce:.2f} | {kl} | {elbo} |")
-    return "\n".join(rows) + (
-        "\n\nPer-image nats after each model's last epoch (test numbers with one sample of z per image). The train "
-        "objective is BCE + beta * KL, the running average over the last epoch's mini-batches; a GPU's bf16 "
-        "arithmetic gives other weights than a CPU's.")
+        trained_rows.append(f"| {name} | {beta} | {trained(e)} | {float(m['train_loss']):.2f} |")
+        test_rows.append(f"| {name} | {bce:.2f} | {kl} | {elbo} |")
+    note = ("Per-image nats after each model's last epoch (test numbers with one sample of z per image). The train "
+            "objective is BCE + beta * KL, the running average over the last epoch's mini-batches; a GPU's bf16 "
+            "arithmetic gives other weights than a CPU's.")
+    return "\n".join(trained_rows), "\n".join(test_rows), note
 
 
 def create_tab(demo, models, own):
@@ -73,7 +76,13 @@ def create_tab(demo, models, own):
         curve = gr.Image(label="loss curves", format="png", interactive=False)
     gr.Markdown("The plot: test (filled) and training (hollow) points, the chosen model ringed. The square on the map "
                 "is the grid's [-2, 2]^2; the samples use the same z for every model.", elem_classes=["caption"])
-    gr.Markdown(metrics_table(spectrum))
+    trained_table, test_table, note = metrics_tables(spectrum)
+    with gr.Row():  # side by side where they fit, one under the other on a phone
+        with gr.Column(min_width=320):
+            gr.Markdown(trained_table, elem_id="trained-table")
+        with gr.Column(min_width=320):
+            gr.Markdown(test_table, elem_id="test-table")
+    gr.Markdown(note)
 
     @handler
     def show_model(name):

@@ -12,9 +12,14 @@ from .explorer import explorer, export, label_js, mount_js
 from .inputs import MAX_SEED, Sketchpad, allowed_folders, choice, drawn_digit, handler, number, upload_digit
 from .reconstruct import bits, from_bits
 from .pictures import to_picture
+from .inputs import seed as checked_seed, validator
 
 DIGITS = [str(k) for k in range(10)]
 N_SAMPLES = (1, 100)  # the "how many" control's range: the slider and the check read it
+
+
+def how_many(n):
+    return number(n, "The number of samples", *N_SAMPLES, True)
 EXAMPLE = 2  # the test digit the tab opens with, already read (Reconstruct opens with another)
 
 INTRO = """The **conditional VAE** (CVAE) is the VAE with the digit's label y given to both halves, q(z|x, y) and
@@ -83,7 +88,7 @@ def create_tab(demo, models, own):
     @torch.inference_mode()
     def cvae_sample(k, n, seed):
         k = int(choice(str(k), "The digit", DIGITS))
-        n, seed = number(n, "The number of samples", *N_SAMPLES, True), number(seed, "The seed", 0, MAX_SEED, True)
+        n, seed = how_many(n), checked_seed(seed)
         z = model.sample_prior(n, torch.Generator().manual_seed(seed), y=k)
         return {samples: to_picture(model.decode(z, k).view(-1, *model.image_shape), nrow=min(n, 12), zoom=2)}
 
@@ -144,10 +149,11 @@ def create_tab(demo, models, own):
         return {style_grid: to_picture(decode_grid(model, 15, 2.0, y=k), nrow=15)}
 
     sample_inputs = [digit, n_samples, seed]
+    checks = validator(None, how_many, checked_seed)  # a bad seed's sentence once, under the seed box
     for trigger in (digit.change, n_samples.release, seed.submit):
-        trigger(cvae_sample, sample_inputs, samples, api_name=False, preprocess=False)
+        trigger(cvae_sample, sample_inputs, samples, api_name=False, preprocess=False, validator=checks)
     new_seed.click(lambda: random.randrange(10**6), None, seed, api_name=False).then(
-        cvae_sample, sample_inputs, samples, api_name=False, preprocess=False)
+        cvae_sample, sample_inputs, samples, api_name=False, preprocess=False, validator=checks)
     demo.load(cvae_sample, sample_inputs, samples, api_name="cvae_sample", preprocess=False)
     restyle_outputs = [guess, restyled, note]
     # the page: a stroke computed in the browser, one request when it ends for p(y|x); an upload read by the server

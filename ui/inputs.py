@@ -24,7 +24,10 @@ from .pictures import png_file
 from .preprocess import InputError, NoDigit, open_image, preprocess_digit, preprocess_with_path
 
 MAX_FILE_BYTES = 20_000_000  # a phone photo is 2 to 8 MB; gradio's max_file_size refuses larger uploads too
-MAX_SEED = 2**63 - 1
+# One range for every seed a visitor types (Sample, Conditional VAE, Faces, and the Train tab, which reads it from its
+# value): the page's own generators (mulberry32 in samples.js and trainer.js) take 32 bits, so a larger seed would
+# draw on the page what a smaller one draws.
+MAX_SEED = 2**32 - 1
 # The sketchpad's blob store (the browser sends its drawing in pieces, kept under an id until the event that reads
 # them): a 280x280 drawing is a few KB, and one event reads it within a second of its upload.
 MAX_BLOB_BYTES = 4_000_000  # one piece
@@ -46,10 +49,40 @@ def number(value, name, lo, hi, integer=False):
             exact = isinstance(value, int) or (isinstance(value, str) and value.strip().lstrip("-").isdigit())
             v = int(value) if exact else int(v)
     except ValueError:
-        raise InputError(f"{what}, not {str(value)[:20]!r}.") from None
+        raise InputError(f"{what}, not {quoted(value)!r}.") from None
     if not math.isfinite(v) or not lo <= v <= hi or (integer and v != int(v)):
-        raise InputError(f"{what}, not {str(value)[:20]}.")
+        raise InputError(f"{what}, not {quoted(value)}.")
     return int(v) if integer else v
+
+
+def quoted(value, limit=20):
+    """A visitor's value in a sentence: whole up to `limit` characters, else cut with an ellipsis (a 21-digit number
+    cut to 20 digits would be another number)."""
+    text = str(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def seed(value):
+    """A raw seed -> int in [0, MAX_SEED], or InputError: the one sentence every seed field shows."""
+    return number(value, "The seed", 0, MAX_SEED, integer=True)
+
+
+def validator(*checks):
+    """A gradio validator for an event whose inputs `checks` checks (one function or None for each input, in order):
+    a bad value's sentence is shown once, under its own field, and the event does not run. Without it each Enter or
+    click on a bad seed added the same sentence to the error toast again ("Error (2)") and marked every picture
+    "Error". The event's handler checks the same values again for API clients, who get the sentence as an error."""
+    def validate(*values):
+        verdicts = []
+        for check, value in zip(checks, values):
+            try:
+                if check is not None:
+                    check(value)
+                verdicts.append(gr.validate(True, ""))
+            except InputError as e:
+                verdicts.append(gr.validate(False, str(e)))
+        return verdicts
+    return validate
 
 
 def choice(value, name, options):

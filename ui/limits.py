@@ -14,7 +14,8 @@ input may hold; a call that does not fit is refused here with a 4xx and one sent
 (a number's range, a model's name) still reaches it, so its own sentence answers.
 
 Answers. gradio's own refusals (a 403 on /gradio_api/file=, a 404, a 422 from its data model) are rewritten into
-one sentence that names no path of the server.
+one sentence that names no path of the server; a validator's verdicts (ui.inputs.validator: our sentences, which the
+page shows under their fields) pass as they are.
 """
 import json
 import math
@@ -64,7 +65,7 @@ def names_an_address(value):
 
 
 MAX_DEPTH = 12  # the deepest legitimate value (a sketch's layer's meta) is 4 levels down
-MAX_DIGITS = 30  # a seed is at most 19 digits; float() of an integer past 1e308 raises OverflowError in a handler
+MAX_DIGITS = 30  # a seed is at most 10 digits (inputs.MAX_SEED); float() of an integer past 1e308 raises OverflowError
 SESSION = re.compile(r"[A-Za-z0-9_-]{1,64}")  # gradio's page: 11 base-36 characters; gradio_client: a uuid's hex
 # the fields of the page's calls (gradio's client: queue/join for queued events, run/<name> for the others)
 CALL_FIELDS = {"data", "event_data", "fn_index", "trigger_id", "session_hash"}
@@ -390,6 +391,19 @@ class UploadBudget:
         return disk.f_bavail * disk.f_frsize
 
 
+VALIDATION_FIELDS = {"__type__", "is_valid", "message", "parameter_name"}  # gradio's answer to a refused validator
+
+
+def validation(answer):
+    """Whether gradio's 422 is a validator's verdicts on an event's inputs (ui.inputs.validator): {"detail": [{
+    "is_valid", "message", ...}, ...]}, each message a sentence of ours (no path in it), which the page shows under
+    its field. Any other 422 of gradio's is rewritten."""
+    detail = answer.get("detail") if isinstance(answer, dict) else None
+    return isinstance(detail, list) and bool(detail) and all(
+        isinstance(d, dict) and set(d) <= VALIDATION_FIELDS and isinstance(d.get("message", ""), str)
+        and len(d.get("message", "")) < 300 and not re.search(r"[/\\]", d.get("message", "")) for d in detail)
+
+
 class Guard:
     """The middleware: a request's size (body_limit), a call's shape (Calls), and gradio's refusals rewritten into
     one sentence (GENERIC). `demo`: the Blocks whose events the calls name (None: sizes only)."""
@@ -472,7 +486,7 @@ class Guard:
 
         async def wrapped(message):
             if message["type"] == "http.response.start" and message["status"] >= 400 and method != "HEAD":
-                held.update(status=message["status"], chunks=[])
+                held.update(status=message["status"], start=message, chunks=[])
                 return
             if message["type"] == "http.response.body" and held:
                 held["chunks"].append(message.get("body", b""))
@@ -480,9 +494,14 @@ class Guard:
                     return
                 status, sentence = held["status"], GENERIC.get(held["status"], "This app cannot answer that request.")
                 try:
-                    said = json.loads(b"".join(held["chunks"])).get("error")
+                    answer = json.loads(b"".join(held["chunks"]))
+                    said = answer.get("error")
                 except (ValueError, AttributeError):
-                    said = None
+                    answer = said = None
+                if status == 422 and validation(answer):  # the page shows each sentence under its field
+                    await send(held["start"])
+                    await send({"type": "http.response.body", "body": b"".join(held["chunks"])})
+                    return
                 if isinstance(said, str) and said and len(said) < 300 and not re.search(r"[/\\]", said):
                     sentence, status = said, 400 if status == 500 else status
                 body = json.dumps({"error": sentence, "detail": sentence}).encode()

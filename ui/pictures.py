@@ -38,21 +38,25 @@ def to_picture(images, nrow=None, zoom=1, padding=2, pad_value=0.5):
     return enlarge((grid.clip(0, 1) * 255).round().astype(np.uint8), zoom)
 
 
-# The captions' font size in the strip's own pixels: the page shows a strip at half its width or more (the CSS keeps
-# it at least STRIP_MIN_WIDTH wide on a phone), so a caption reads at 11 px or more.
+# The captions' font size in the strip's own pixels: the page never draws a cell narrower than half its width (where
+# the row would be, ui/static/strip.js cuts it into rows), so a caption reads at 11 px or more.
 CAPTION_SIZE = 22
 
 
 def labelled_strip(images, captions, zoom=3):
-    """(N, 1, 28, 28) in [0, 1] and N captions -> one row of enlarged digits, each with its caption under it."""
+    """(N, 1, 28, 28) in [0, 1] and N captions -> one row of enlarged digits, each with its caption under it.
+
+    Each digit and its caption fill a square cell, so the picture is N times as wide as it is high: the page
+    (ui/static/strip.js) cuts it into its cells by that alone, to wrap the row on a narrow screen."""
     tile = 28 * zoom
     font = ImageFont.load_default(size=CAPTION_SIZE)
-    width, text_h = tile + 24, CAPTION_SIZE + 4
-    strip = Image.new("RGB", (width * len(images), tile + text_h + 6), (255, 255, 255))
+    text_h = CAPTION_SIZE + 4
+    width = height = tile + text_h + 6
+    strip = Image.new("RGB", (width * len(images), height), (255, 255, 255))
     draw = ImageDraw.Draw(strip)
     for i, (image, caption) in enumerate(zip(images, captions)):
         digit = enlarge((image.float().view(28, 28).numpy() * 255).round().astype(np.uint8), zoom)
-        strip.paste(Image.fromarray(digit).convert("RGB"), (i * width + 12, 0))
+        strip.paste(Image.fromarray(digit).convert("RGB"), (i * width + (width - tile) // 2, 0))
         left, _, right, _ = draw.textbbox((0, 0), caption, font=font)
         draw.text((i * width + (width - (right - left)) / 2, tile + 4), caption, fill=(0, 0, 0), font=font)
     return np.asarray(strip)

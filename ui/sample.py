@@ -7,7 +7,7 @@ import torch
 from vae_models.code_density import sample_code_density
 
 from .explorer import mount_js
-from .inputs import MAX_SEED, handler, number
+from .inputs import MAX_SEED, handler, number, seed as checked_seed, validator
 from .pictures import to_picture
 from .training import own_model
 
@@ -25,12 +25,16 @@ def samples_for(model, n, seed, density=None):
 
 def samples(explorers, n, seed, yours=None):
     """Every picture of the tab for n samples drawn with `seed`, by name; the visitor's model's picture names it."""
-    n, seed = number(n, "The number of samples", *N_SAMPLES, True), number(seed, "The seed", 0, MAX_SEED, True)
+    n, seed = how_many(n), checked_seed(seed)
     ae = explorers["AE"]
     return dict(ae=samples_for(ae.model, n, seed), vae=samples_for(explorers["VAE"].model, n, seed),
                 ae_mixture=samples_for(ae.model, n, seed, ae.density) if ae.density is not None else None,
                 own=samples_for(yours.model, n, seed) if yours is not None else None,
                 own_note=own_line(yours))
+
+
+def how_many(n):
+    return number(n, "The number of samples", *N_SAMPLES, True)
 
 
 def own_line(yours=None):
@@ -83,9 +87,13 @@ def create_tab(demo, models, own):
 
     outputs = [vae_samples, ae_samples, ae_mixture, own_samples, own_note]  # the API's order: new ones at the end
     inputs = [n_samples, seed, own]
-    sample_btn.click(sample, inputs, outputs, api_name="sample", preprocess=False)
+    checks = validator(how_many, checked_seed, None)  # a bad seed's sentence once, under the seed box
+    sample_btn.click(sample, inputs, outputs, api_name=False, preprocess=False, validator=checks)
+    # API clients: the same endpoint as ever, its bad values refused with the same sentence as an error (a
+    # validator's refusal reaches them as a bare 422)
+    gr.Button(visible=False).click(sample, inputs, outputs, api_name="sample", preprocess=False)
     for trigger in (n_samples.release, seed.submit):  # Enter in the seed box, or the slider let go, samples again
-        trigger(sample, inputs, outputs, api_name=False, preprocess=False, trigger_mode="always_last")
+        trigger(sample, inputs, outputs, api_name=False, preprocess=False, trigger_mode="always_last", validator=checks)
     new_seed.click(lambda: random.randrange(10**6), None, seed, api_name=False).then(
-        sample, inputs, outputs, api_name=False, preprocess=False)
-    demo.load(sample, inputs, outputs, api_name=False, preprocess=False)
+        sample, inputs, outputs, api_name=False, preprocess=False, validator=checks)
+    demo.load(sample, inputs, outputs, api_name=False, preprocess=False, validator=checks)

@@ -15,6 +15,7 @@ import numpy as np
 from safetensors.numpy import save
 
 from .explorer import file_url, mount_js, write_once
+from .inputs import MAX_SEED
 
 TRAIN_DIGITS = (1_000, 10_000)  # the visitor's choice, at most the subset's size when it holds fewer
 
@@ -50,5 +51,6 @@ def create_tab(demo, models, own):
                 f"test loss and the map). Your model is then yours for this visit: Reconstruct, Sample and the latent "
                 f"explorer show it too, and Download gives its folder (config.json, model.safetensors and "
                 f"test_latents.safetensors) for `python app.py --weights` or `load_pretrained`.")
-    gr.HTML({"subset": url, "n_train": n_train, "n_test": n_test, "max_digits": min(TRAIN_DIGITS[1], n_train)},
+    gr.HTML({"subset": url, "n_train": n_train, "n_test": n_test, "max_digits": min(TRAIN_DIGITS[1], n_train),
+             "max_seed": MAX_SEED},
             html_template='<div class="tv"></div>', js_on_load=mount_js("train_view.js"), elem_id="train-view")

@@ -1,4 +1,6 @@
 // The page's script, loaded once (ui.launch's head): small fixes to gradio's components that have no setting.
+import {watchStrip} from './strip.js';
+import {watchTables} from './tables.js';
 
 // Enter in a slider's number box applies the number: gradio's slider sends its "release" when the box loses focus,
 // not on Enter, so Enter takes the focus away.
@@ -18,3 +20,7 @@ setInterval(() => {
     if (brush && !brush.classList.contains('highlight') && !(eraser && eraser.classList.contains('highlight'))) brush.click();
   }
 }, 300);
+
+// On a narrow screen: the row of every model wraps into rows (strip.js), and a table that scrolls says so (tables.js).
+watchStrip('#every-model');
+watchTables();

@@ -14,16 +14,26 @@ export function gaussians(n, seed) {  // n pairs of standard normals from a seed
   return Array.from({length: n}, () => { const r = Math.sqrt(-2 * Math.log(u())), a = 2 * Math.PI * u(); return [r * Math.cos(a), r * Math.sin(a)]; });
 }
 
+// a seed the server takes: a whole number from 0 to the seed box's maximum
+export function validSeed(text, max) {
+  const v = Number(text);
+  return String(text).trim() !== '' && Number.isInteger(v) && v >= 0 && v <= Number(max);
+}
+
 export function mount(element) {
   const root = element.querySelector('.sm') || element;
   root.innerHTML = `<div class="sm-title">yours, in your browser</div><canvas class="sm-grid" width="1" height="1"
     aria-label="your model's samples"></canvas><p class="sm-note">Train a model on the Train tab, and it samples here.</p>`;
   const canvas = root.querySelector('canvas'), note = root.querySelector('.sm-note');
   let own = null;
-  const read = id => Number((document.querySelector(`#${id} input[type=number]`) || {}).value);
+  const box = id => document.querySelector(`#${id} input[type=number]`) || {};
   function draw() {
     if (!own || !own.model) { if (own) note.textContent = own.error; return; }
-    const n = Math.min(Math.max(Math.round(read('sample-n')) || 64, 1), 400), seed = read('seed') || 0;
+    const seed = Number(box('seed').value);
+    // a seed outside the box's range (every seed field's, ui/inputs.MAX_SEED) draws nothing new: the server's
+    // pictures stay too, and the sentence under the box says why
+    if (!validSeed(box('seed').value, box('seed').max)) return;
+    const n = Math.min(Math.max(Math.round(Number(box('sample-n').value)) || 64, 1), 400);
     const cols = Math.min(n, 8), rows = Math.ceil(n / cols), pad = 2;
     canvas.width = cols * 30 + pad; canvas.height = rows * 30 + pad;
     const img = new ImageData(canvas.width, canvas.height), p = new Float32Array(784);

@@ -17,7 +17,7 @@ const TEMPLATE = `
   <div class="tv-controls">
     <label>model <select class="tv-kind"><option value="vae">VAE</option><option value="ae">AE</option></select></label>
     <label class="tv-beta-box">beta, the KL term's weight <select class="tv-beta">${BETAS.map(b => `<option${b === '1' ? ' selected' : ''}>${b}</option>`).join('')}</select></label>
-    <label>seed <input class="tv-seed" type="number" min="0" max="4294967295" step="1" value="0"></label>
+    <label>seed <input class="tv-seed" type="number" min="0" step="1" value="0"></label>
     <label>epochs <input class="tv-epochs" type="number" min="1" max="20" step="1" value="5"></label>
     <label>training digits <input class="tv-digits" type="number" min="1000" step="1000" value="2000"></label>
     <button class="tv-train tv-primary">Train</button>
@@ -131,9 +131,12 @@ export function modelName(kind, beta, epochs) {
     `, ${epochs} epoch${epochs === 1 ? '' : 's'}`;
 }
 
-function whole(input, lo, hi, what) {
-  const v = Number(input.value);
-  if (!Number.isInteger(v) || v < lo || v > hi) throw new Error(`${what} is a whole number from ${lo} to ${hi}.`);
+// a whole number typed into a box, or the server's sentence for a bad one (ui/inputs.number): one sentence a field
+export function whole(text, lo, hi, what) {
+  const v = Number(text), shown = String(text).length <= 20 ? String(text) : String(text).slice(0, 19) + '\u2026';
+  if (String(text).trim() === '' || !Number.isInteger(v) || v < lo || v > hi) {
+    throw new Error(`${what} must be a whole number from ${lo} to ${hi}, not ${shown || 'nothing'}.`);
+  }
   return v;
 }
 
@@ -148,6 +151,7 @@ export function mount(element, props) {
   }
   const info = props.value || {};
   $('.tv-digits').max = info.max_digits;
+  $('.tv-seed').max = info.max_seed;  // every seed field's range (ui/inputs.MAX_SEED)
   const status = text => { $('.tv-status').textContent = text; };
   const state = {running: false, stopAsked: false, last: null, backend: null, rows: []};
   root.trainView = state;  // for tests: state.backend, state.rows, state.last
@@ -156,7 +160,8 @@ export function mount(element, props) {
   ready.then(([lib]) => {
     state.backend = lib.backend;
     $('.tv-backend').textContent = `Training runs in your browser, on ${BACKENDS[lib.backend]}; the server does no work for it.`;
-    status('Press Train.');
+    status('Press Train. The loss curves, the map of the test digits\' codes, the decoded grid, reconstructions and ' +
+           'samples then appear here as your model learns.');
   }, e => status(`Training in your browser is not available here: ${String(e.message || e).replace(/\.$/, '')}.`));
   addEventListener('pagehide', () => { state.stopAsked = true; });
   $('.tv-stop').onclick = () => { state.stopAsked = true; };
@@ -175,9 +180,9 @@ export function mount(element, props) {
     if (state.running) return;
     let settings;
     try {
-      settings = {kind: $('.tv-kind').value, beta: $('.tv-beta').value, seed: whole($('.tv-seed'), 0, 4294967295, 'The seed'),
-                  epochs: whole($('.tv-epochs'), 1, 20, 'The number of epochs'),
-                  nTrain: whole($('.tv-digits'), 1000, info.max_digits, 'The number of training digits')};
+      settings = {kind: $('.tv-kind').value, beta: $('.tv-beta').value, seed: whole($('.tv-seed').value, 0, info.max_seed, 'The seed'),
+                  epochs: whole($('.tv-epochs').value, 1, 20, 'The number of epochs'),
+                  nTrain: whole($('.tv-digits').value, 1000, info.max_digits, 'The number of training digits')};
     } catch (e) {
       return status(e.message);
     }
@@ -188,6 +193,7 @@ export function mount(element, props) {
       return;  // the status line already says why
     }
     state.running = true; state.stopAsked = false; state.rows = []; state.drawGaps = [];
+    root.dataset.started = '';  // the figures, hidden until now (train_view.css): empty boxes before a run
     $('.tv-train').disabled = true; $('.tv-stop').disabled = false;
     try {
       await train(lib.tf, data, settings);
