@@ -91,7 +91,7 @@ def test_on_a_phone_the_reconstruct_and_ae_to_vae_tables_fit_the_screen(phone):
     """Their loss columns were behind a sideways scroll: the table of numbers wraps a code's two coordinates and has
     narrower cells; the AE to VAE table of seven columns is two of four."""
     phone.get_by_role("tab", name="Reconstruct").click()
-    phone.locator("#numbers table").wait_for(timeout=60_000)
+    phone.locator("#numbers").get_by_text("code z").wait_for(timeout=120_000)  # the example digit's numbers
     phone.get_by_role("tab", name="AE to VAE").click()
     phone.locator("#test-table table").wait_for(timeout=60_000)
     phone.wait_for_timeout(500)
@@ -155,6 +155,7 @@ def test_a_bad_seed_is_said_once_under_its_box_and_leaves_the_pictures(browser, 
     try:
         page.get_by_role("tab", name=tab).click()
         page.locator(f"{picture} img").first.wait_for(timeout=60_000)
+        page.wait_for_timeout(2000)  # the load event's picture settled
         before = page.locator(f"{picture} img").first.get_attribute("src")
         field = page.locator(f"{box} input").first
         field.fill("4294967296")
@@ -172,7 +173,7 @@ def test_a_bad_seed_is_said_once_under_its_box_and_leaves_the_pictures(browser, 
         field.fill("4294967295")  # the last seed of the range samples, and the sentence goes
         field.press("Enter")
         page.wait_for_function("([s, b]) => { const i = document.querySelector(s); return i && i.src !== b; }",
-                               arg=[f"{picture} img", before], timeout=30_000)
+                               arg=[f"{picture} img", before], timeout=60_000)
         page.wait_for_timeout(500)
         assert sentences(page, "The seed must be") == 0
     finally:
