@@ -437,7 +437,8 @@ class Guard:
 
                 self.calls.stream(route, parse_qsl(scope.get("query_string", b"").decode("latin-1")))
         limit = body_limit(path) if method == "POST" else None
-        declared = dict(scope.get("headers", ())).get(b"content-length")
+        headers = dict(scope.get("headers", ()))
+        declared = headers.get(b"content-length")
         if method == "POST" and route is not None and route.strip("/") == "upload":
             size = int(declared) if declared is not None and declared.isdigit() else MAX_UPLOAD_BYTES
             self.uploads.charge((scope.get("client") or ("?",))[0], size)
@@ -464,7 +465,7 @@ class Guard:
             if self.calls is not None:
                 self.calls.call(route, call)
         elif route is not None and route.strip("/") == "component_server" and self.calls is not None and \
-                dict(scope.get("headers", ())).get(b"content-type", b"").startswith(b"application/json"):
+                headers.get(b"content-type", b"").startswith(b"application/json"):
             # as JSON; the sketch's blobs come as a form, whose fields accept_blobs checks itself
             self.calls.component(parse(body or b"null"))
 
