@@ -363,8 +363,8 @@ MIN_FREE_DISK = 1_000_000_000  # uploads stop while the upload folder's disk has
 
 class UploadBudget:
     """What each client address uploaded lately (the size its requests declared; an undeclared one counts as the
-    largest allowed): gradio keeps uploads for an hour and serves them back, so without a budget one client filled
-    the disk at 200 MB/s. The budget, and the disk's free space, are checked before gradio reads a byte."""
+    largest allowed): gradio keeps uploads for an hour and serves them back, so without a budget one client could
+    fill the disk. The budget, and the disk's free space, are checked before gradio reads a byte."""
 
     def __init__(self, budget=UPLOAD_BUDGET, window=UPLOAD_WINDOW, min_free=MIN_FREE_DISK, folder=None):
         self.budget, self.window, self.min_free, self.folder = budget, window, min_free, folder
