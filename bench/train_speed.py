@@ -6,8 +6,9 @@ On a GPU (the default where there is one) it prints instead the eager step, the 
 graph's floor side by side for one epoch of real MNIST (bench/step_timing.py).
 
 Reference: torchvision's MNIST dataset with ToTensor and rounding per image, a DataLoader(batch_size=128,
-shuffle=True), the same model, Adam and loss. Project: train.loop.run_epochs (the trainer's loop, without its test pass) on the binarised set in
-memory.
+shuffle=True), the same model, Adam and loss. Project: train.loop.run_epochs (the trainer's loop, without its test
+pass) with the trainer's step (train.loop.make_step: on the CPU the MLP's backward written out, train/mlp_step.py)
+on the binarised set in memory.
 Floor: the step's five large matrix products alone (fc1 and fc4 forward, fc4's two gradients, fc1's weight
 gradient; the 2-wide latent layers are negligible), same shapes, once per batch of an epoch: what no loop can beat on
 this CPU. All three are timed `repeats` times, alternating in one run, and the medians are compared.
@@ -24,7 +25,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from vae_models import Autoencoder, gaussian_kl  # noqa: E402
-from train.loop import LoopConfig, make_optimizer, run_epochs  # noqa: E402
+from train.loop import LoopConfig, make_optimizer, make_step, run_epochs  # noqa: E402
 from train.mnist import ensure_mnist, load_mnist  # noqa: E402
 
 
@@ -93,7 +94,8 @@ def main():
     opt = make_optimizer(model, cfg)
 
     ref_times, our_times, floor_times = [], [], []  # (wall, CPU) seconds: on a busy machine CPU time is the steadier
-    trainer = run_epochs(model, opt, train_x, None, cfg)  # one epoch per next(): the trainer's own shuffles
+    # one epoch per next(): the trainer's own shuffles and its own step (on the CPU the MLP's written-out backward)
+    trainer = run_epochs(model, opt, train_x, None, cfg, captured=make_step(model, opt, train_x, cfg))
 
     def timed(fn):
         t, c = time.perf_counter(), time.process_time()

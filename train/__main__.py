@@ -34,7 +34,7 @@ from .celeba import load_celeba
 from .evaluate import evaluate_model, format_gaps, format_paired, format_result, gap_split
 from .export import (check_weights_dir, encode_all, mnist_figures, training_facts, write_mnist_extras,
                      write_training_json)
-from .loop import LoopConfig, RunError, train
+from .loop import LoopConfig, RunError, step_name, train
 from .mnist import DataError, load_mnist, pack_subset, read_split
 
 MAX_SEED = 2**63 - 1
@@ -111,8 +111,9 @@ def training_flags(exp_name, weights_dir):
                         "replaced)")
     p.add_argument("--quiet", action="store_true", help="no progress bar; one log line per epoch")
     p.add_argument("--eager", action="store_true",
-                   help="on one GPU, run each step kernel by kernel instead of replaying it as a CUDA graph (the "
-                        "default there); the CPU and multi-GPU (torchrun) runs are always eager")
+                   help="run each step through autograd, kernel by kernel: on one GPU instead of replaying it as a "
+                        "CUDA graph, on the CPU (MNIST AE, VAE) instead of its backward written out (both the "
+                        "default); multi-GPU (torchrun) runs are always eager")
     return p
 
 
@@ -351,7 +352,7 @@ def check_outputs(args, settings=None):
 def loop_config(args):
     return LoopConfig(out_dir=Path(args.out_dir) / args.exp_name, n_epochs=args.n_epochs, batch_size=args.batch_size,
                       lr=args.lr, n_mc_samples=args.n_mc_samples, seed=args.seed, device=args.device,
-                      resume=args.resume, quiet=args.quiet, cuda_graph=not args.eager, beta=getattr(args, "beta", 1.0),
+                      resume=args.resume, quiet=args.quiet, fused_step=not args.eager, beta=getattr(args, "beta", 1.0),
                       # on a GPU the test pass is a few large batches
                       eval_batch_size=10_000 if args.device.startswith("cuda") else 1000)
 
@@ -404,11 +405,11 @@ def run_mnist(args):
         seed=args.seed, weights_dir=args.weights_dir))
     print(f"Final epoch {last}: train {rows[-1]['train_loss']:.2f}, test {rows[-1]['test_loss']:.2f}. "
           f"Weights exported to {args.weights_dir}")
-    print(wall_time(started, cfg))
+    print(wall_time(started, cfg, model))
 
 
-def wall_time(started, cfg):
-    step = "CUDA-graph" if cfg.device.startswith("cuda") and cfg.cuda_graph and not dist.is_initialized() else "eager"
+def wall_time(started, cfg, model):
+    step = step_name(model, cfg)
     return (f"Wall time from the data in memory to the exported weights: {time.perf_counter() - started:.1f} s "
             f"({step} steps on {torch.cuda.get_device_name(cfg.device) if cfg.device.startswith('cuda') else 'the CPU'})")
 
@@ -457,7 +458,7 @@ def run_celeba(args):
         artifacts.export_weights(model.cpu().eval(), args.weights_dir, files, partial(write_training_json, facts=facts))
         print(f"Final epoch {last}: train {rows[-1]['train_loss']:.2f}, test {rows[-1]['test_loss']:.2f}. "
               f"Weights exported to {args.weights_dir}")
-        print(wall_time(started, cfg))
+        print(wall_time(started, cfg, model))
     if dist.is_initialized():
         dist.destroy_process_group()
 

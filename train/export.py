@@ -68,7 +68,7 @@ def training_facts(args, cfg, **more):
     device = torch.cuda.get_device_name(cfg.device) if cfg.device.startswith("cuda") else "cpu"
     return {"trainer": TRAINER, **more, "n_epochs": args.n_epochs, "batch_size": args.batch_size, "lr": args.lr,
             "n_mc_samples": args.n_mc_samples, "seed": args.seed, "device": device,
-            "cuda_graph": cfg.cuda_graph and cfg.device.startswith("cuda"), "torch": torch.__version__}
+            "cuda_graph": cfg.fused_step and cfg.device.startswith("cuda"), "torch": torch.__version__}
 
 
 def write_training_json(folder, facts):

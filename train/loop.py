@@ -3,8 +3,9 @@
 Data are whole tensors in memory (or memory-mapped), batched by shuffled index: no per-image Python in the loop.
 Under torchrun each process takes its share of every epoch through a DistributedSampler; only rank 0 writes files.
 
-Which step runs: on one CUDA GPU the whole step is replayed as a CUDA graph (CapturedStep); on the CPU, under
-torchrun, or with cuda_graph=False (--eager) each step runs eagerly, kernel by kernel.
+Which step runs (step_name): on one CUDA GPU the whole step is replayed as a CUDA graph (CapturedStep); on the CPU
+the MNIST AE's and VAE's step runs with its backward written out (train/mlp_step.py, the same bits as autograd's);
+any other model, under torchrun, or with fused_step=False (--eager) each step runs through autograd, kernel by kernel.
 """
 import math
 import time
@@ -21,6 +22,8 @@ from tqdm import tqdm
 from vae_models import Losses, loss_function
 
 from . import artifacts, figures
+from .adam import Adam
+from .mlp_step import MLPStep
 
 
 class RunError(Exception):
@@ -40,7 +43,7 @@ class LoopConfig:
     resume: bool = False
     quiet: bool = False
     eval_batch_size: int = 1000
-    cuda_graph: bool = True  # on one CUDA GPU, replay each step as a CUDA graph (CapturedStep)
+    fused_step: bool = True  # one CUDA GPU: the step as a CUDA graph (CapturedStep); CPU MLP: MLPStep
     model_settings: dict = field(default_factory=dict)  # what else a resumed run must share: model, data subset
 
     def run_settings(self):
@@ -244,8 +247,29 @@ class CapturedStep:
             self.graphs[n].replay()
 
 
+def step_name(model, cfg):
+    """Which step train() runs for this model: "CUDA-graph" (CapturedStep, one GPU), "written-out" (MLPStep, the
+    MNIST AE or VAE on the CPU) or "eager" (autograd, kernel by kernel: torchrun, --eager, any other model)."""
+    if dist_info()[1] > 1 or not cfg.fused_step:
+        return "eager"
+    if cfg.device.startswith("cuda"):
+        return "CUDA-graph"
+    return "written-out" if MLPStep.handles(model, cfg) else "eager"
+
+
+def make_step(model, optimizer, train_x, cfg, train_y=None):
+    """The step train() runs, for run_epochs(captured=...): a CapturedStep or an MLPStep, or None for autograd's."""
+    name = step_name(model, cfg)
+    if name == "CUDA-graph":
+        return CapturedStep(model, optimizer, train_x, cfg, train_y)
+    return MLPStep(model, optimizer, train_x, cfg) if name == "written-out" else None
+
+
 def make_optimizer(model, cfg):
-    # capturable: the step counters live on the GPU, so a CUDA graph can replay Adam (eager steps are unchanged)
+    """Fused Adam: on a GPU torch.optim's, capturable (the step counters live on the GPU, so a CUDA graph can replay
+    it); on the CPU the same kernel without torch.optim's start and per-step Python (train/adam.py)."""
+    if cfg.device == "cpu":
+        return Adam(model.parameters(), lr=cfg.lr)
     return torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True, capturable=cfg.device.startswith("cuda"))
 
 
@@ -334,12 +358,10 @@ def train(model, train_x, test_x, cfg, title="", train_y=None, test_y=None):
         _log(cfg, rank, f"No checkpoint in {out_dir}; starting from scratch.")
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(raw_model)
-    captured = None
     if cfg.device.startswith("cuda"):
         # deterministic convolution algorithms: a resumed run continues an interrupted one exactly, as on the CPU
         torch.backends.cudnn.deterministic = True
-        if world == 1 and cfg.cuda_graph:
-            captured = CapturedStep(raw_model, optimizer, train_x, cfg, train_y)
+    captured = make_step(raw_model, optimizer, train_x, cfg, train_y)
 
     fixed_z = raw_model.sample_prior(64, generator=torch.Generator().manual_seed(cfg.seed)).to(cfg.device)
     # on a GPU, pictures and checkpoints are written on a thread while the next epoch trains; on the CPU at once

@@ -1,0 +1,134 @@
+"""The MNIST AE's and VAE's training step on the CPU, its backward pass written out: the same numbers as autograd's.
+
+Why by hand: on the CPU this model's step is 5 large matrix products (about 4.7 ms on one core) and about 100 small
+operations around them. Autograd's engine, its graph and torch.optim's Python add about 1 ms a step to the 2.2 s an
+epoch's large products take; written out, the step is the products, a few fused element-wise passes and one Adam
+kernel (`python bench/train_speed.py`: the epoch within 1.3x of its floor).
+
+What it computes is what loss_function's autograd graph computes, operation for operation and in autograd's order
+(sums of three gradients are grouped as autograd's engine groups them), so a run gives the same weights to the last
+bit: tests/test_mlp_step.py compares losses, gradients and weights with the autograd step, for the AE and the VAE,
+L = 1 and 2, beta 1 and 4. The model's own forward (vae_models/mlp.py) stays the reference; this is its derivative:
+
+    h   = relu(x W1^T + b1)                       (B, 512)
+    mu  = h Wmu^T + bmu,  lv = h Wlv^T + blv      (B, 2)     the AE has no lv: z = mu
+    std = exp(0.5 lv),    z = mu + std * eps      (L, B, 2)  eps ~ N(0, I), drawn as reparameterize draws it
+    h3  = relu(z W3^T + b3),  l = h3 W4^T + b4    (L, B, 784)
+    loss / B, with loss = sum BCE(sigmoid(l), x) / L + beta * 1/2 sum (mu^2 + exp(lv) - lv - 1)
+
+Any other model, the conditional VAE included, trains through autograd (train/loop.py).
+"""
+import torch
+
+from vae_models import Autoencoder
+
+from .adam import Adam
+
+# ReLU's gradient as autograd computes it (grad where out > 0, else +0), written into a given buffer
+relu_backward = torch.ops.aten.threshold_backward.grad_input
+
+
+class MLPStep:
+    """One training step on train_x[index] (forward, backward, Adam) for an Autoencoder of kind "ae" or "vae";
+    the interface of loop.CapturedStep: call it with each batch's index, read the epoch's (loss, bce, kld) sums in
+    .sums."""
+
+    @staticmethod
+    def handles(model, cfg):
+        return type(model) is Autoencoder and model.kind in ("ae", "vae") and cfg.device == "cpu"
+
+    def __init__(self, model, optimizer, train_x, cfg):
+        if not (self.handles(model, cfg) and isinstance(optimizer, Adam)):
+            raise ValueError("MLPStep trains an Autoencoder (AE or VAE) on the CPU with train.adam.Adam")
+        m = model
+        self.model, self.optimizer, self.train_x, self.cfg = model, optimizer, train_x, cfg
+        layers = [m.fc1, m.fc_mu] + ([m.fc_logvar] if m.is_vae else []) + [m.fc3, m.fc4]
+        self.params = [t for layer in layers for t in (layer.weight, layer.bias)]
+        if [id(p) for p in self.params] != [id(p) for p in optimizer.params]:
+            raise ValueError("the optimizer must hold the model's parameters in the model's order")
+        self.sums = torch.zeros(3)
+        self._workspace = {}
+
+    @torch.no_grad()
+    def __call__(self, index):
+        if self.train_x.dtype == torch.uint8:
+            x = torch.index_select(self.train_x, 0, index).float().div_(255)
+        else:
+            L = self.cfg.n_mc_samples if self.model.is_vae else 1
+            x = torch.index_select(self.train_x, 0, index, out=self._buffers(len(index), L)["x"])
+        losses, grads = self.losses_and_grads(x.flatten(1))
+        self.optimizer.apply(grads)
+        self.sums += torch.stack(losses)
+
+    def _buffers(self, B, L):
+        """The step's large arrays, made once per batch size: glibc gives freed arrays of this size back to the
+        system and a new step faults them in again (the first epoch of a 3-epoch run took 0.6 s longer so,
+        before the test pass's larger arrays raised glibc's threshold)."""
+        if (B, L) not in self._workspace:
+            hidden, data = self.model.fc1.out_features, self.model.fc4.out_features
+            shapes = {"x": (B, *self.train_x.shape[1:]), "h": (B, hidden), "h3": (L * B, hidden), "logits": (L * B, data), "tail": (L * B, data),
+                      "d_logits": (L * B, data), "d_h3": (L * B, hidden), "d_a3": (L * B, hidden),
+                      "d_h": (B, hidden), "d_a1": (B, hidden), "gW1": self.model.fc1.weight.shape,
+                      "gW4": self.model.fc4.weight.shape}
+            self._workspace[B, L] = {k: torch.empty(shape) for k, shape in shapes.items()}
+        return self._workspace[B, L]
+
+    @torch.no_grad()
+    def losses_and_grads(self, x):
+        """(loss, bce, kld) summed over the batch x (B, 784), and the gradients of loss / B, one per parameter.
+        The gradients live in buffers that the next call overwrites."""
+        m, cfg = self.model, self.cfg
+        vae = m.is_vae
+        if vae:
+            W1, b1, Wm, bm, Wl, bl, W3, b3, W4, b4 = self.params
+        else:
+            W1, b1, Wm, bm, W3, b3, W4, b4 = self.params
+        B, L = len(x), (cfg.n_mc_samples if vae else 1)
+        buf = self._buffers(B, L)
+        # forward, as Autoencoder.forward and loss_function compute it (relu in place: the same values)
+        h = torch.addmm(b1, x, W1.t(), out=buf["h"]).relu_()
+        mu = torch.addmm(bm, h, Wm.t())
+        if vae:
+            lv = torch.addmm(bl, h, Wl.t())
+            eps = torch.randn((L, *mu.shape), dtype=mu.dtype)
+            std = torch.exp(0.5 * lv)
+            z = mu + std * eps
+        else:
+            z = mu.unsqueeze(0)
+        z2 = z.reshape(L * B, -1)
+        h3 = torch.addmm(b3, z2, W3.t(), out=buf["h3"]).relu_()
+        logits = torch.addmm(b4, h3, W4.t(), out=buf["logits"])  # (L B, 784)
+        xs = x.expand(L, *x.shape).reshape(L * B, -1) if L > 1 else x
+        # the BCE's value as BCEWithLogitsSum computes it (only reported: the gradient does not read it)
+        tail = torch.abs(logits, out=buf["tail"]).neg_().exp_().add_(1).log_().sum()
+        positive = torch.clamp_min(logits, 0, out=buf["d_logits"]).sum()  # relu(logits)
+        bce = (tail + positive - torch.dot(xs.reshape(-1), logits.reshape(-1))) / L
+        if vae:
+            exp_lv = lv.exp()
+            kld = (0.5 * torch.sum(mu.pow(2) + exp_lv - lv - 1, dim=-1)).sum()
+        else:
+            kld = torch.zeros(())
+        loss = bce + cfg.beta * kld
+
+        # backward of loss / B; g is d(loss / B)/d(loss) as autograd carries it: a 0-d tensor
+        g = torch.ones(()) / B
+        d_logits = torch.sigmoid(logits, out=buf["d_logits"]).sub_(xs).mul_(g / L)
+        gW4, gb4 = torch.mm(d_logits.t(), h3, out=buf["gW4"]), d_logits.sum(0)
+        d_a3 = relu_backward(torch.mm(d_logits, W4, out=buf["d_h3"]), h3, 0, grad_input=buf["d_a3"])
+        gW3, gb3 = d_a3.t().mm(z2), d_a3.sum(0)
+        d_z = d_a3.mm(W3).view(L, B, -1)
+        if vae:
+            g_kl = (g * cfg.beta) * 0.5  # through beta * KLD, then KLD's 0.5 *
+            d_mu = d_z.sum(0) + g_kl * (2 * mu)  # z = mu + ..., and mu^2
+            d_lv_z = ((d_z * eps).sum(0) * std) * 0.5  # z = ... + exp(0.5 lv) * eps
+            d_lv = d_lv_z + (g_kl * exp_lv + (-g_kl).expand_as(lv))  # + exp(lv) - lv: autograd's grouping
+            gWl, gbl = d_lv.t().mm(h), d_lv.sum(0)
+            d_h = torch.mm(d_mu, Wm, out=buf["d_h"]).add_(d_lv.mm(Wl))
+        else:
+            d_mu = d_z.sum(0)
+            d_h = torch.mm(d_mu, Wm, out=buf["d_h"])
+        gWm, gbm = d_mu.t().mm(h), d_mu.sum(0)
+        d_a1 = relu_backward(d_h, h, 0, grad_input=buf["d_a1"])
+        gW1, gb1 = torch.mm(d_a1.t(), x, out=buf["gW1"]), d_a1.sum(0)
+        grads = [gW1, gb1, gWm, gbm] + ([gWl, gbl] if vae else []) + [gW3, gb3, gW4, gb4]
+        return (loss, bce, kld), grads
