@@ -8,7 +8,7 @@ kernel (`python bench/train_speed.py`: the epoch within 1.3x of its floor).
 What it computes is what loss_function's autograd graph computes, operation for operation and in autograd's order
 (sums of three gradients are grouped as autograd's engine groups them), so a run gives the same weights to the last
 bit: tests/test_mlp_step.py compares losses, gradients and weights with the autograd step, for the AE and the VAE,
-L = 1 and 2, beta 1 and 4. The model's own forward (vae_models/mlp.py) stays the reference; this is its derivative:
+L = 1 to 3, beta 0.5 to 4. The model's own forward (vae_models/mlp.py) stays the reference; this is its derivative:
 
     h   = relu(x W1^T + b1)                       (B, 512)
     mu  = h Wmu^T + bmu,  lv = h Wlv^T + blv      (B, 2)     the AE has no lv: z = mu
@@ -61,15 +61,15 @@ class MLPStep:
         self.sums += torch.stack(losses)
 
     def _buffers(self, B, L):
-        """The step's large arrays, made once per batch size: glibc gives freed arrays of this size back to the
-        system and a new step faults them in again (the first epoch of a 3-epoch run took 0.6 s longer so,
-        before the test pass's larger arrays raised glibc's threshold)."""
+        """The step's large arrays, made once per batch shape and reused. Freed, glibc hands arrays of this size
+        back to the system and the next step faults them in again: the first epoch of a 3-epoch run was 0.6 s
+        slower so, until the test pass's larger arrays raised glibc's threshold."""
         if (B, L) not in self._workspace:
             hidden, data = self.model.fc1.out_features, self.model.fc4.out_features
-            shapes = {"x": (B, *self.train_x.shape[1:]), "h": (B, hidden), "h3": (L * B, hidden), "logits": (L * B, data), "tail": (L * B, data),
-                      "d_logits": (L * B, data), "d_h3": (L * B, hidden), "d_a3": (L * B, hidden),
-                      "d_h": (B, hidden), "d_a1": (B, hidden), "gW1": self.model.fc1.weight.shape,
-                      "gW4": self.model.fc4.weight.shape}
+            shapes = {"x": (B, *self.train_x.shape[1:]), "h": (B, hidden), "d_h": (B, hidden), "d_a1": (B, hidden),
+                      "h3": (L * B, hidden), "d_h3": (L * B, hidden), "d_a3": (L * B, hidden),
+                      "logits": (L * B, data), "tail": (L * B, data), "d_logits": (L * B, data),
+                      "gW1": self.model.fc1.weight.shape, "gW4": self.model.fc4.weight.shape}
             self._workspace[B, L] = {k: torch.empty(shape) for k, shape in shapes.items()}
         return self._workspace[B, L]
 
@@ -101,7 +101,7 @@ class MLPStep:
         xs = x.expand(L, *x.shape).reshape(L * B, -1) if L > 1 else x
         # the BCE's value as BCEWithLogitsSum computes it (only reported: the gradient does not read it)
         tail = torch.abs(logits, out=buf["tail"]).neg_().exp_().add_(1).log_().sum()
-        positive = torch.clamp_min(logits, 0, out=buf["d_logits"]).sum()  # relu(logits)
+        positive = torch.clamp_min(logits, 0, out=buf["d_logits"]).sum()  # relu(logits), in a buffer used below
         bce = (tail + positive - torch.dot(xs.reshape(-1), logits.reshape(-1))) / L
         if vae:
             exp_lv = lv.exp()
