@@ -166,7 +166,7 @@ def create_tab(demo, models, own):
     demo.load(cvae_sample, sample_inputs, samples, api_name="cvae_sample", preprocess=False)
     restyle_outputs = [guess, restyled, note]
     # the page: a stroke computed in the browser, one request when it ends for p(y|x); an upload read by the server
-    live.stroke(cvae_stroke, None, [guess, live], api_name=False, trigger_mode="always_last",
+    live.stroke(cvae_stroke, None, [guess, live], api_name=False, trigger_mode="multiple",
                 concurrency_id="images").failure(after_error("stroke"), None, [guess, live], api_name=False, queue=False)
     # each upload (or clearing) is a new input the page numbers first, so that a late answer is told apart
     upload.change(cvae_upload_page, [upload, live], [guess, live], api_name=False, preprocess=False,

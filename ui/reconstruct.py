@@ -314,8 +314,9 @@ def create_tab(demo, models, own):
         return {live: dict(start, seq=page_seq(page)), posterior: None, posterior_note: "", every: None,
                 every_note: every_line(models.spectrum)}
 
-    # The page: a stroke is computed in the browser; when it ends, one request for the server's heavier views.
-    live.stroke(stroke, None, page_outputs, api_name=False, trigger_mode="always_last",
+    # The page: a stroke is computed in the browser; when it ends, one request for the server's heavier views. The page
+    # sends one at a time itself (reconstruct.js): gradio's "always_last" would replay the first stroke's data.
+    live.stroke(stroke, None, page_outputs, api_name=False, trigger_mode="multiple",
                 concurrency_id="images").failure(after_error("stroke"), None, page_outputs, api_name=False, queue=False)
     # .upload, not .change: a change fired twice for each upload, and each ran the whole reconstruction. Each upload
     # (or example, or clear) is a new input the page numbers first (uploading_js), so that its answer is told apart

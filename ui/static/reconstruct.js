@@ -45,6 +45,7 @@ class ReconstructView {
   constructor(tab) {
     this.tab = tab; this.parts = {}; this.models = {}; this.failed = {}; this.value = null;
     this.x = null; this.answers = new Answers(); this.frames = 0; this.requests = 0; this.timings = [];
+    this.inFlight = null; this.askAgain = false;  // the number of the stroke request on its way; another to send after it
     this.label = null;  // the CVAE's digit: the server's reading p(y|x), or the page's best ELBO while drawing
   }
 
@@ -85,6 +86,7 @@ class ReconstructView {
   fromServer(v) {  // the server's value: the models' files, and the input it read (an upload) or was sent (a stroke)
     if (!v) return;
     this.value = v;
+    if (this.inFlight !== null && (v.seq === this.inFlight || v.failed === 'stroke')) this.landed();
     for (const [name, d] of Object.entries(v.models || {})) {
       if (this.models[name] || this.failed[name]) continue;
       this.models[name] = null;
@@ -127,12 +129,28 @@ class ReconstructView {
     else if (ended) { this.answers.none(); this.render(); }
   }
 
-  ask(full = false) {  // ONE request for the server's heavier views of this input
-    const seq = this.answers.ask('stroke');
-    this.requests++; this.verdict = ''; this.serverNumbers = null;
-    const full_ = full || Object.values(this.failed).length > 0;
-    this.trigger('stroke', {x: toHex(this.x), seq, full: full_});
+  // ONE request for the server's heavier views of this input. One at a time: a stroke that ends while the last one's
+  // answer is on its way is sent when that answer lands (the latest input only). Gradio's trigger_mode "always_last"
+  // would send the first stroke's data again instead (gradio 6.31 replays the deferred event as first triggered).
+  ask() {
+    this.answers.ask('stroke');
+    this.verdict = ''; this.serverNumbers = null;
+    if (this.inFlight !== null) this.askAgain = true;
+    else this.send();
     this.render();
+  }
+
+  send() {
+    const seq = this.answers.seq, full = Object.values(this.failed).length > 0;
+    this.inFlight = seq; this.requests++;
+    this.trigger('stroke', {x: toHex(this.x), seq, full});
+  }
+
+  landed() {  // the stroke request on its way was answered (or failed): send the one waiting, if still wanted
+    this.inFlight = null;
+    if (!this.askAgain) return;
+    this.askAgain = false;
+    if (this.x && this.answers.status === 'updating' && this.answers.askedBy === 'stroke') this.send();
   }
 
   get waiting() { return this.answers.status !== 'current'; }
