@@ -324,7 +324,7 @@ def create_tab(demo, models, own):
     numbered = uploading_js("reconstruct", ["u"])
     upload.upload(upload_page, [upload, live], page_outputs, api_name=False, preprocess=False, js=numbered,
                   concurrency_id="images").failure(after_error("upload"), None, page_outputs, api_name=False, queue=False)
-    upload.clear(after_clear_page, live, page_outputs, api_name=False, queue=False,
+    upload.clear(after_clear_page, live, page_outputs, api_name=False, queue=False, preprocess=False,
                  js=uploading_js("reconstruct", []))
     if example_set is not None:  # a click on an example sets the upload (no upload event): reconstruct it
         example_set.load_input_event.then(upload_page, [upload, live], page_outputs, api_name=False, js=numbered,
