@@ -28,8 +28,10 @@ export function followSketch(pad, {size = 280, brush = 14, onStart, onFrame, onE
             (e.clientY - box.top - (box.height - size * scale) / 2) / scale];
   }
   function segment(a, b) {
-    g.strokeStyle = tool() === 'eraser' ? '#fff' : '#000'; g.lineWidth = 2 * brush - 1; g.lineCap = g.lineJoin = 'round';
-    g.beginPath(); g.moveTo(a[0], a[1]); g.lineTo(b[0], b[1]); g.stroke();
+    g.strokeStyle = g.fillStyle = tool() === 'eraser' ? '#fff' : '#000'; g.lineWidth = 2 * brush - 1; g.lineCap = g.lineJoin = 'round';
+    g.beginPath();
+    if (a[0] === b[0] && a[1] === b[1]) { g.arc(a[0], a[1], brush - 0.5, 0, 2 * Math.PI); g.fill(); }  // a click: a line of no length draws nothing
+    else { g.moveTo(a[0], a[1]); g.lineTo(b[0], b[1]); g.stroke(); }
     if (tool() !== 'eraser') state.inked = true;
   }
   const pixels = () => g.getImageData(0, 0, size, size);
