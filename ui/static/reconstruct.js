@@ -41,6 +41,21 @@ function normals(n, seed) {  // fixed standard normal draws (Box-Muller on a sma
 }
 const EPS = normals(8, 1);
 
+// The server's pictures (the true posterior, every model's row) are fetched when their answer comes, once. Gradio's
+// gr.Image shows its picture with loading="lazy", and has no setting for it: one below the screen (every model's row
+// on a phone) was fetched only when the page came near it, which the page's own views, changing height while a
+// stroke is drawn, could bring about in the middle of the stroke. Each picture gradio puts in a server view is
+// made eager as it comes (a MutationObserver's callback runs before the next layout, the lazy loader's first look).
+function fetchOnArrival(ids, root = document.body) {
+  if (!ids.length) return null;
+  const lazy = ids.map(id => `#${CSS.escape(id)} img[loading="lazy"]`).join(', ');
+  const eager = () => { for (const img of root.querySelectorAll(lazy)) img.loading = 'eager'; };
+  const watcher = new MutationObserver(eager);
+  watcher.observe(root, {childList: true, subtree: true, attributes: true, attributeFilter: ['loading', 'src']});
+  eager();
+  return watcher;
+}
+
 class ReconstructView {
   constructor(tab) {
     this.tab = tab; this.parts = {}; this.models = {}; this.failed = {}; this.value = null;
@@ -56,6 +71,7 @@ class ReconstructView {
       watch('value', () => this.fromServer(props.value));
       this.fromServer(props.value);
       this.follow();
+      fetchOnArrival(this.value.server_views || []);
     }
     this.render();
   }
@@ -119,6 +135,10 @@ class ReconstructView {
       this.x = x; this.message = null; this.source = 'your drawing';
     } catch (e) {
       if (!(e instanceof NoDigit)) throw e;
+      // the first frames of a stroke on an empty canvas are a dot, too small to read: the page keeps what it shows
+      // until the stroke reads as a digit or ends, rather than fold the table into a sentence and back (the page
+      // below it jumped by its height at the start of every such stroke)
+      if (!ended) return;
       this.x = null; this.message = e.message;
     }
     this.frames++;
