@@ -104,14 +104,20 @@ def drawings(side=280):
 
 @needs_node
 def test_the_page_preprocesses_20_drawings_as_the_server_does(tmp_path):
-    from ui.preprocess import preprocess_digit
+    from ui.preprocess import InputError, preprocess_digit
 
     images = drawings()
     np.stack([np.asarray(im) for im in images]).astype(np.uint8).tofile(tmp_path / "drawings.rgba")
     run = node(STATIC / "tests" / "run_preprocess.mjs", tmp_path / "drawings.rgba", len(images), 280, 280)
     assert run.returncode == 0, run.stderr
     page = json.loads(run.stdout)
+    with pytest.raises(InputError, match="too small to be a digit") as dot:  # drawing 0, a dot: refused by both
+        preprocess_digit(images[0])
+    assert page[0] == str(dot.value) == ("That mark is too small to be a digit: it spans 15 of the picture's 280 "
+                                         "pixels; draw the digit larger, or crop the image closer to it.")
     for i, (image, x) in enumerate(zip(images, page)):
+        if i == 0:
+            continue
         server = preprocess_digit(image).ravel()
         assert isinstance(x, list), (i, x)
         agree = (np.array(x) == server).mean()
@@ -128,6 +134,26 @@ def test_an_empty_canvas_is_one_sentence_in_the_page(tmp_path):
     empty.tofile(tmp_path / "empty.rgba")
     run = node(STATIC / "tests" / "run_preprocess.mjs", tmp_path / "empty.rgba", 2, 280, 280)
     assert json.loads(run.stdout) == ["No digit found: the canvas is empty. Draw a digit."] * 2
+
+
+@needs_node
+def test_a_mark_too_small_to_be_a_digit_is_the_same_sentence_in_the_page_and_on_the_server(tmp_path):
+    """A bar 34 px long on the 280-px canvas is under 1/8 of it: refused by both, in the same words; 35 px is read."""
+    from PIL import Image, ImageDraw
+    from ui.preprocess import InputError, preprocess_digit
+
+    images = []
+    for length in (34, 35):
+        image = Image.new("RGBA", (280, 280), (255, 255, 255, 255))
+        ImageDraw.Draw(image).rectangle([120, 140, 120 + length - 1, 145], fill=(0, 0, 0, 255))
+        images.append(image)
+    np.stack([np.asarray(im) for im in images]).astype(np.uint8).tofile(tmp_path / "bars.rgba")
+    run = node(STATIC / "tests" / "run_preprocess.mjs", tmp_path / "bars.rgba", 2, 280, 280)
+    short, long_ = json.loads(run.stdout)
+    with pytest.raises(InputError) as refused:
+        preprocess_digit(images[0])
+    assert short == str(refused.value) and "spans 34 of the picture's 280 pixels" in short
+    assert long_ == preprocess_digit(images[1]).ravel().tolist()
 
 
 def page_trainer(*args, timeout=300):

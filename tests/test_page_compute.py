@@ -67,6 +67,10 @@ RECONSTRUCT = """() => [document.querySelector('#numbers').innerText,
                         document.querySelector('#live-maps .rc-map[data-model=AE]').dataset.z]"""
 
 
+SERVER_PICTURES_LOADED = """() => (imgs => imgs.length === 2 && imgs.every(img => img.complete && img.naturalWidth > 0))(
+    Array.from(document.querySelectorAll('#posterior img, #every-model img')))"""
+
+
 def wait_until_quiet(page, quiet_ms=1500, timeout_ms=30_000):
     """Wait until the page has sent no request for quiet_ms: the load events of every tab (Reconstruct's and the
     Conditional VAE's examples, the samples) answer and their pictures arrive late on a busy machine."""
@@ -85,6 +89,9 @@ def test_a_stroke_is_computed_in_the_page_and_one_request_starts_the_servers_wor
     try:
         page.locator("#posterior img").wait_for(timeout=30_000)  # the example at load, answered
         wait_until_quiet(page)  # every tab's page-load events answered, their pictures fetched
+        # the server's pictures came with their answer, even one below the screen (every model's row on a phone):
+        # none is left to fetch when a stroke moves the page
+        assert page.evaluate(SERVER_PICTURES_LOADED)
         requests = []
         page.on("request", lambda r: requests.append((r.method, r.url)))
         seen = stroke(page, "sketch", sample=lambda: page.evaluate(RECONSTRUCT))
@@ -99,6 +106,8 @@ def test_a_stroke_is_computed_in_the_page_and_one_request_starts_the_servers_wor
               f"after the stroke: {[m + ' ' + u.split('/gradio_api/')[-1][:40] for m, u in after]}")
         assert during == []  # no request while the stroke is drawn
         assert tables >= 10 and vae_marks >= 10 and ae_marks >= 10
+        # its first frames, a dot too small to read, leave the table in place: no sentence folds the page meanwhile
+        assert all("−ELBO" in text for text, _, _ in seen)
         starts = [u for m, u in after if m == "POST"]
         assert len(starts) == 1 and "/queue/join" in starts[0]  # one request starts the server's work
         assert not any("upload" in u or "component_server" in u for _, u in after)
@@ -236,5 +245,150 @@ def test_the_explorer_returns_to_the_pinned_point_when_the_pointer_leaves_the_ma
                                f"{state}.drawnZ[1] === {state}.pinned[1]", timeout=5_000)
         z, pinned = (page.locator(f"#latent-explorer .lx-{k}").inner_text() for k in ("z", "pin"))
         assert z.split("(")[1] == pinned.split("(")[1]  # the z shown is the pinned one
+    finally:
+        page.close()
+
+
+SERVER_VIEWS = ["posterior", "posterior-note", "every-model", "every-note"]
+STATUS = "() => window.vaeExplorerViews.{tab}.answers.status"
+
+
+def server_views(page, ids=SERVER_VIEWS):
+    """What each of the server's views shows: 'shown', 'greyed' or 'hidden' (reconstruct.js sets their class)."""
+    return {i: page.evaluate("""id => { const c = document.getElementById(id).classList;
+        return c.contains('vae-empty') ? 'hidden' : c.contains('vae-updating') ? 'greyed' : 'shown'; }""", i)
+            for i in ids}
+
+
+def answered(page, tab="reconstruct"):
+    page.wait_for_function(f"{STATUS.format(tab=tab)} === 'current'", timeout=30_000)
+
+
+def click_tool(page, pad, name):
+    page.locator(f"#{pad}").get_by_role("button", name=name).first.click()
+
+
+def test_undo_clear_and_an_unreadable_upload_leave_nothing_of_the_previous_input(browser, served_app, tmp_path):
+    """After undo to an empty canvas, the bin or an unreadable upload, no server view of the previous input is left
+    on screen (the true posterior and its note, every model's row, the 8 decodes), and the page says why; redo
+    brings the drawing back with its own views. A new stroke greys them, and hides the last one's verdict."""
+    page = open_page(browser, served_app[1], "desktop")
+    try:
+        page.locator("#posterior img").wait_for(timeout=30_000)
+        stroke(page, "sketch")
+        page.mouse.up()
+        answered(page)
+        assert set(server_views(page).values()) == {"shown"} and page.locator("#posterior img").is_visible()
+        page.evaluate("() => { const v = window.vaeExplorerViews.reconstruct; v.verdict = 'a test verdict'; "
+                      "v.render(); }")  # as the server says of a scribble
+        assert "does not look like a digit" in page.locator("#numbers").inner_text()
+        stroke(page, "sketch", moves=5)  # a new stroke, still being drawn
+        assert set(server_views(page).values()) == {"greyed"}
+        assert "does not look like a digit" not in page.locator("#numbers").inner_text()
+        page.mouse.up()
+        answered(page)
+        click_tool(page, "sketch", "Undo")  # back to the first stroke: its views are asked for again
+        page.wait_for_function(f"{STATUS.format(tab='reconstruct')} !== 'current'", timeout=5_000)
+        answered(page)
+        click_tool(page, "sketch", "Undo")  # an empty canvas
+        page.locator("#numbers").get_by_text("the canvas is empty").wait_for(timeout=5_000)
+        assert set(server_views(page).values()) == {"hidden"}
+        assert not page.locator("#posterior img").is_visible() and not page.locator(".rc-draws-box").is_visible()
+        page.screenshot(path=str(SHOTS / "page_compute_undo_1400.png"), full_page=True)
+        click_tool(page, "sketch", "Redo")
+        answered(page)
+        assert set(server_views(page).values()) == {"shown"} and page.locator(".rc-draws-box").is_visible()
+        click_tool(page, "sketch", "Clear canvas")
+        page.locator("#numbers").get_by_text("Draw a digit").wait_for(timeout=5_000)
+        assert set(server_views(page).values()) == {"hidden"}
+        stroke(page, "sketch")
+        page.mouse.up()
+        answered(page)
+        fake = tmp_path / "notes.png"
+        fake.write_text("this is text, not a picture")
+        page.locator("#upload input[type=file]").set_input_files(str(fake))
+        page.locator("#numbers").get_by_text("No results").wait_for(timeout=20_000)
+        assert set(server_views(page).values()) == {"hidden"}
+    finally:
+        page.close()
+
+
+def test_a_dot_is_one_sentence_and_no_request(browser, served_app):
+    page = open_page(browser, served_app[1], "desktop")
+    try:
+        page.locator("#posterior img").wait_for(timeout=30_000)
+        wait_until_quiet(page)
+        requests = []
+        page.on("request", lambda r: requests.append(r.url))
+        canvas = page.locator("#sketch canvas").first.bounding_box()
+        page.mouse.click(canvas["x"] + canvas["width"] / 2, canvas["y"] + canvas["height"] / 2)  # one dab of the brush
+        page.locator("#numbers").get_by_text("too small to be a digit").wait_for(timeout=5_000)
+        assert set(server_views(page).values()) == {"hidden"}
+        page.wait_for_timeout(1000)
+        assert requests == []
+    finally:
+        page.close()
+
+
+def test_a_late_answer_never_overwrites_a_newer_input(browser, served_app):
+    """The server's answer to a stroke is held back (its request stopped in the browser) while the visitor clears the
+    canvas, or draws another stroke: when it comes, it is dropped, and only the newer input's answer is shown."""
+    page = open_page(browser, served_app[1], "desktop")
+    view = VIEW.format(tab="reconstruct")
+    try:
+        page.locator("#posterior img").wait_for(timeout=30_000)
+        wait_until_quiet(page)
+        held = []
+        page.route("**/queue/join*", lambda route: held.append(route))
+        stroke(page, "sketch")
+        page.mouse.up()
+        for _ in range(50):
+            if held:
+                break
+            page.wait_for_timeout(100)
+        assert len(held) == 1
+        click_tool(page, "sketch", "Clear canvas")
+        held.pop().continue_()
+        page.unroute("**/queue/join*")
+        page.wait_for_function(f"() => {view}.answers.dropped === 1", timeout=30_000)
+        page.wait_for_timeout(500)
+        assert set(server_views(page).values()) == {"hidden"}
+        assert page.evaluate(f"() => {view}.x") is None and "Draw a digit" in page.locator("#numbers").inner_text()
+
+        page.route("**/queue/join*", lambda route: held.append(route))
+        stroke(page, "sketch")  # stroke A: its answer held back
+        page.mouse.up()
+        for _ in range(50):
+            if held:
+                break
+            page.wait_for_timeout(100)
+        stroke(page, "sketch", moves=20)  # stroke B over it, before A's answer
+        page.mouse.up()
+        b = page.evaluate(f"() => Array.from({view}.x).join('')")
+        held.pop().continue_()
+        page.unroute("**/queue/join*")
+        page.wait_for_function(f"() => {view}.answers.dropped === 2", timeout=30_000)
+        assert page.evaluate(f"() => Array.from({view}.x).join('')") == b  # A's answer did not replace B
+        answered(page)  # B's own answer, asked for when A's came back
+        assert page.evaluate(f"() => Array.from({view}.x).join('')") == b
+        assert page.evaluate(f"() => {view}.requests") == 3  # the first stroke, A and B: each once
+        assert set(server_views(page).values()) == {"shown"}
+    finally:
+        page.close()
+
+
+def test_the_conditional_reading_goes_when_the_canvas_is_cleared(browser, served_app):
+    page = open_page(browser, served_app[1], "desktop", tab="Conditional VAE", wait_for="cvae", model="CVAE")
+    try:
+        stroke(page, "cvae-sketch")
+        page.mouse.up()
+        answered(page, "cvae")
+        assert server_views(page, ["cvae-guess"]) == {"cvae-guess": "shown"}
+        assert page.locator("#cvae-guess [data-testid='label-output-value']").is_visible()
+        click_tool(page, "cvae-sketch", "Clear canvas")
+        page.locator("#cvae-live").get_by_text("Draw a digit").wait_for(timeout=5_000)
+        assert server_views(page, ["cvae-guess"]) == {"cvae-guess": "hidden"}
+        assert not page.locator("#cvae-guess [data-testid='label-output-value']").is_visible()
+        page.screenshot(path=str(SHOTS / "page_compute_cvae_cleared_1400.png"), full_page=True)
     finally:
         page.close()

@@ -10,7 +10,7 @@ from vae_models.posterior import DecodedGrid, class_log_likelihoods
 
 from .explorer import explorer, export, label_js, mount_js
 from .inputs import MAX_SEED, Sketchpad, allowed_folders, choice, drawn_digit, handler, number, upload_digit
-from .reconstruct import bits, from_bits
+from .reconstruct import bits, from_bits, page_seq, uploading_js
 from .pictures import to_picture
 from .inputs import seed as checked_seed, validator
 
@@ -132,16 +132,25 @@ def create_tab(demo, models, own):
     @torch.inference_mode()
     def cvae_stroke(evt: gr.EventData = None):
         data = evt._data if evt is not None and isinstance(evt._data, dict) else {}
-        seq = data.get("seq") if isinstance(data.get("seq"), int) and 0 <= data.get("seq") < 2**31 else 0
-        return page_value(from_bits(data), "your drawing", seq)
+        return page_value(from_bits(data), "your drawing", page_seq(data))
 
     @handler
     @torch.inference_mode()
-    def cvae_upload_page(payload):
+    def cvae_upload_page(payload, page=None):
+        """An upload (or its clearing) -> p(y|x) and the page's value; `page`: the number the page gave this input
+        (uploading_js), 0 for the example the page opens with."""
         if payload is None:  # the upload was cleared
-            return {guess: None, live: start}
+            return {guess: None, live: {**start, "seq": page_seq(page)}}
         x, path = upload_digit(payload, folders)
-        return page_value(x, "the uploaded image" + (", read as a photo of paper" if path == "photo" else ""), 0)
+        return page_value(x, "the uploaded image" + (", read as a photo of paper" if path == "photo" else ""),
+                          page_seq(page))
+
+    def after_error(by):
+        """A failed input: no reading, and the page says why (taken only for the page's latest request, as in
+        Reconstruct)."""
+        return lambda: {guess: None, live: {**start, "failed": by, "message": "No reading: that input could not be "
+                                            "read (the message in the corner says why). Draw a digit, or upload "
+                                            "another image."}}
 
     @handler
     def cvae_style_grid(k):
@@ -157,9 +166,12 @@ def create_tab(demo, models, own):
     demo.load(cvae_sample, sample_inputs, samples, api_name="cvae_sample", preprocess=False)
     restyle_outputs = [guess, restyled, note]
     # the page: a stroke computed in the browser, one request when it ends for p(y|x); an upload read by the server
-    live.stroke(cvae_stroke, None, [guess, live], api_name=False, trigger_mode="always_last",
-                concurrency_id="images")
-    upload.change(cvae_upload_page, upload, [guess, live], api_name=False, preprocess=False, concurrency_id="images")
+    live.stroke(cvae_stroke, None, [guess, live], api_name=False, trigger_mode="multiple",
+                concurrency_id="images").failure(after_error("stroke"), None, [guess, live], api_name=False, queue=False)
+    # each upload (or clearing) is a new input the page numbers first, so that a late answer is told apart
+    upload.change(cvae_upload_page, [upload, live], [guess, live], api_name=False, preprocess=False,
+                  js=uploading_js("cvae", ["u"]), concurrency_id="images").failure(
+        after_error("upload"), None, [guess, live], api_name=False, queue=False)
     if len(examples) > EXAMPLE:
         demo.load(cvae_upload_page, upload, [guess, live], api_name=False, preprocess=False)  # the example digit
     # API clients: the same endpoints as ever

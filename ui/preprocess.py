@@ -47,6 +47,18 @@ class NoDigit(InputError):
     """The image holds no ink at all (a blank canvas, an empty page)."""
 
 
+# The ink's longer side must span at least this part of the picture's shorter side: a dot or a short tick (on the
+# 280-px canvas, one dab of the 27-px brush) would otherwise be scaled up to fill 20 of the 28 pixels, a blob that
+# the models read as some digit. A digit drawn or photographed to be read is larger; MNIST's own fill 20 of 28.
+MIN_INK_SPAN = 1 / 8
+
+
+def too_small(span, side):
+    """The one sentence for a mark too small to be a digit (ui/static/preprocess.js says the same)."""
+    return (f"That mark is too small to be a digit: it spans {span} of the picture's {side} pixels; draw the digit "
+            "larger, or crop the image closer to it.")
+
+
 def _too_large(w, h, limit):
     return InputError(f"The image is {w}x{h} pixels; please upload one of at most {limit // 1_000_000} megapixels.")
 
@@ -132,7 +144,7 @@ def to_ink(image):
 def center_digit(ink, threshold=0.2):
     """float ink (H, W) -> (28, 28) float in [0, 1], MNIST-style: crop, longer side to 20, centre of mass at the middle.
 
-    Raises InputError when there is no ink to speak of."""
+    Raises NoDigit when there is no ink to speak of, InputError when the ink is too small to be a digit."""
     h, w = ink.shape
     if min(h, w) < MIN_SIDE:
         raise InputError(f"The image is {w}x{h} pixels, too small; use at least {MIN_SIDE}x{MIN_SIDE}.")
@@ -145,6 +157,8 @@ def center_digit(ink, threshold=0.2):
     rows, cols = np.nonzero(ink > threshold)
     crop = ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
     ch, cw = crop.shape
+    if max(ch, cw) < MIN_INK_SPAN * min(h, w):
+        raise InputError(too_small(max(ch, cw), min(h, w)))
     scale = 20.0 / max(ch, cw)
     size = (max(1, round(cw * scale)), max(1, round(ch * scale)))
     patch = np.asarray(Image.fromarray(crop.astype(np.float32), mode="F").resize(size, Image.Resampling.LANCZOS))

@@ -105,6 +105,21 @@ def bits(x):
     return "".join(f"{(a << 3) | (b << 2) | (c << 1) | d:x}" for a, b, c, d in flat.reshape(-1, 4))
 
 
+def page_seq(data):
+    """The number the page gave the input it asks about (ui/static/answers.js), echoed in the answer; 0 when none."""
+    seq = data.get("seq") if isinstance(data, dict) else None
+    return seq if isinstance(seq, int) and not isinstance(seq, bool) and 0 <= seq < 2**31 else 0
+
+
+def uploading_js(tab, before):
+    """An upload event's page-side step (its `js`), run before the request: the view of `tab` (reconstruct.js) numbers
+    the new input, and the number goes to the server as the last input in place of the page's value. `before`: the
+    names of the inputs before it."""
+    params = ", ".join([*before, "v"])
+    return (f"({params}) => {{ const w = (window.vaeExplorerViews || {{}})['{tab}']; "
+            f"return [{''.join(a + ', ' for a in before)}w ? w.uploading() : v]; }}")
+
+
 def from_bits(data):
     """The page's 196 hex digits -> the (784,) float32 input, or InputError in one sentence."""
     text = data.get("x") if isinstance(data, dict) else None
@@ -274,34 +289,45 @@ def create_tab(demo, models, own):
     def stroke(evt: gr.EventData = None):
         """A stroke ended in the page: its 28x28 input (196 hex digits) -> the server's heavier views."""
         data = evt._data if evt is not None and isinstance(evt._data, dict) else {}
-        seq = data.get("seq") if isinstance(data.get("seq"), int) and 0 <= data.get("seq") < 2**31 else 0
-        return heavy(from_bits(data), "your drawing", seq, full=data.get("full") is True)
+        return heavy(from_bits(data), "your drawing", page_seq(data), full=data.get("full") is True)
 
     @handler
     @torch.inference_mode()
-    def upload_page(payload):
+    def upload_page(payload, page=None):
+        """An upload (or an example) -> the page's value with its 28x28 input and the server's views; `page`: the
+        number the page gave this input (uploading_js), 0 for the example the page opens with."""
         x, path = upload_digit(payload, folders)
-        return heavy(x, upload_source(path), 0)
+        return heavy(x, upload_source(path), page_seq(page))
 
-    def after_error_page():
-        """A failed input's results would belong to the previous one: cleared, and the page says why."""
-        return {live: dict(start, message="No results: that input could not be read (the message in the corner "
-                                          "says why). Draw a digit, or upload another image."),
-                posterior: None, posterior_note: "", every: None, every_note: every_line(models.spectrum)}
+    def after_error(by):
+        """A failed input's results would belong to the previous one: cleared, and the page says why. The server cannot
+        tell which request failed; `failed` says what kind it was, and the page takes this answer only if its latest
+        request was of that kind and for the input it shows."""
+        def after_error_page():
+            return {live: dict(start, failed=by, message="No results: that input could not be read (the message in the "
+                                                        "corner says why). Draw a digit, or upload another image."),
+                    posterior: None, posterior_note: "", every: None,
+                    every_note: every_line(models.spectrum)}
+        return after_error_page
 
-    def after_clear_page():
-        return {live: dict(start), posterior: None, posterior_note: "", every: None,
+    def after_clear_page(page=None):
+        return {live: dict(start, seq=page_seq(page)), posterior: None, posterior_note: "", every: None,
                 every_note: every_line(models.spectrum)}
 
-    # The page: a stroke is computed in the browser; when it ends, one request for the server's heavier views.
-    live.stroke(stroke, None, page_outputs, api_name=False, trigger_mode="always_last",
-                concurrency_id="images").failure(after_error_page, None, page_outputs, api_name=False, queue=False)
-    # .upload, not .change: a change fired twice for each upload, and each ran the whole reconstruction
-    upload.upload(upload_page, upload, page_outputs, api_name=False, preprocess=False,
-                  concurrency_id="images").failure(after_error_page, None, page_outputs, api_name=False, queue=False)
-    upload.clear(after_clear_page, None, page_outputs, api_name=False, queue=False)
+    # The page: a stroke is computed in the browser; when it ends, one request for the server's heavier views. The page
+    # sends one at a time itself (reconstruct.js): gradio's "always_last" would replay the first stroke's data.
+    live.stroke(stroke, None, page_outputs, api_name=False, trigger_mode="multiple",
+                concurrency_id="images").failure(after_error("stroke"), None, page_outputs, api_name=False, queue=False)
+    # .upload, not .change: a change fired twice for each upload, and each ran the whole reconstruction. Each upload
+    # (or example, or clear) is a new input the page numbers first (uploading_js), so that its answer is told apart
+    # from a late answer to an older input.
+    numbered = uploading_js("reconstruct", ["u"])
+    upload.upload(upload_page, [upload, live], page_outputs, api_name=False, preprocess=False, js=numbered,
+                  concurrency_id="images").failure(after_error("upload"), None, page_outputs, api_name=False, queue=False)
+    upload.clear(after_clear_page, live, page_outputs, api_name=False, queue=False, preprocess=False,
+                 js=uploading_js("reconstruct", []))
     if example_set is not None:  # a click on an example sets the upload (no upload event): reconstruct it
-        example_set.load_input_event.then(upload_page, upload, page_outputs, api_name=False,
+        example_set.load_input_event.then(upload_page, [upload, live], page_outputs, api_name=False, js=numbered,
                                           preprocess=False, concurrency_id="images")
         demo.load(upload_page, upload, page_outputs, api_name=False, preprocess=False)  # the example
     # API clients: the same endpoints as ever, every picture drawn by the server

@@ -2,8 +2,9 @@
 // that the page and the server give the models the same digit (tests/test_js.py and the browser tests check it):
 //   1. ink: the alpha channel where the picture is transparent, else the luminance, inverted on a light background;
 //   2. the ink stretched between the border's median (background) and its maximum; nothing: "no digit";
-//   3. cropped to the pixels above 0.2, scaled so the longer side is 20 px with PIL's Lanczos (a = 3, widened by the
-//      scale when reducing, horizontal pass then vertical, float32 between the passes), clipped to [0, 1];
+//   3. cropped to the pixels above 0.2 (a crop whose longer side is under 1/8 of the picture's shorter side: "too
+//      small to be a digit"), scaled so the longer side is 20 px with PIL's Lanczos (a = 3, widened by the scale
+//      when reducing, horizontal pass then vertical, float32 between the passes), clipped to [0, 1];
 //   4. placed in 28x28 so that its centre of mass is at (14, 14) (rounded half to even, as Python's round);
 //   5. binarised by rounding (0.5 goes to 0, as numpy's round).
 // Where it differs from the server: PIL sums the Lanczos products in double precision as this does, so the two agree
@@ -12,6 +13,11 @@
 // cleaning uses scikit-image).
 
 export class NoDigit extends Error {}
+
+// a mark whose longer side spans less than this part of the picture's shorter side is no digit (ui/preprocess.py)
+export const MIN_INK_SPAN = 1 / 8;
+const tooSmall = (span, side) => `That mark is too small to be a digit: it spans ${span} of the picture's ${side} pixels; ` +
+  'draw the digit larger, or crop the image closer to it.';
 
 const roundHalfEven = v => {
   const r = Math.round(v);
@@ -94,7 +100,8 @@ export function resizeLanczos(src, w, h, W, H) {
   return img;
 }
 
-// ink (H*W) -> 28x28 Float32Array in [0, 1], as ui.preprocess.center_digit; NoDigit when there is no ink to speak of
+// ink (H*W) -> 28x28 Float32Array in [0, 1], as ui.preprocess.center_digit; NoDigit when there is no ink to speak of,
+// or too little of it to be a digit
 export function centerDigit(ink, width, height, threshold = 0.2) {
   const background = median(border(ink, width, height));
   let max = -Infinity;
@@ -109,6 +116,7 @@ export function centerDigit(ink, width, height, threshold = 0.2) {
     if (v > threshold) { r0 = Math.min(r0, y); r1 = Math.max(r1, y); c0 = Math.min(c0, x); c1 = Math.max(c1, x); }
   }
   const ch = r1 - r0 + 1, cw = c1 - c0 + 1, crop = new Float32Array(ch * cw);
+  if (Math.max(ch, cw) < MIN_INK_SPAN * Math.min(height, width)) throw new NoDigit(tooSmall(Math.max(ch, cw), Math.min(height, width)));
   for (let y = 0; y < ch; y++) for (let x = 0; x < cw; x++) crop[y * cw + x] = stretched[(r0 + y) * width + c0 + x];
   const scale = 20 / Math.max(ch, cw);
   const W = Math.max(1, roundHalfEven(cw * scale)), H = Math.max(1, roundHalfEven(ch * scale));

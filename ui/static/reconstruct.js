@@ -3,11 +3,15 @@
 // on both maps and the loss terms (model.js). When the stroke ends, ONE request carries the 28x28 input (196 hex
 // digits) to the server for its heavier views (the true posterior, every model's row, the CVAE's p(y|x), the
 // "not a digit" judgement), while the page says they are updating. Uploads are read by the server (photo cleaning)
-// and come back as that same 28x28 input, drawn here by the same code.
+// and come back as that same 28x28 input, drawn here by the same code. The server's views show only while they
+// describe the input now shown: greyed while a stroke is drawn or their answer is on its way, hidden when nothing is
+// to come (the canvas emptied by undo or the bin, a mark too small, an unreadable upload), and an answer to an older
+// input is dropped (answers.js).
 //
 // gr.HTML parts mount here (mount(element, props, trigger, watch)): the part named by props.value.part ("input",
 // "numbers" or "maps"; "cvae" for the Conditional VAE tab) joins its tab's view; the "input" part (or "cvae") holds
 // the value the server sets and fires "stroke".
+import {Answers} from './answers.js';
 import {loadModel, onOwnModel, pageUrl} from './model.js';
 import {NoDigit, preprocessDrawing} from './preprocess.js';
 import {followSketch} from './sketch.js';
@@ -37,10 +41,26 @@ function normals(n, seed) {  // fixed standard normal draws (Box-Muller on a sma
 }
 const EPS = normals(8, 1);
 
+// The server's pictures (the true posterior, every model's row) are fetched when their answer comes, once. Gradio's
+// gr.Image shows its picture with loading="lazy", and has no setting for it: one below the screen (every model's row
+// on a phone) was fetched only when the page came near it, which the page's own views, changing height while a
+// stroke is drawn, could bring about in the middle of the stroke. Each picture gradio puts in a server view is
+// made eager as it comes (a MutationObserver's callback runs before the next layout, the lazy loader's first look).
+function fetchOnArrival(ids, root = document.body) {
+  if (!ids.length) return null;
+  const lazy = ids.map(id => `#${CSS.escape(id)} img[loading="lazy"]`).join(', ');
+  const eager = () => { for (const img of root.querySelectorAll(lazy)) img.loading = 'eager'; };
+  const watcher = new MutationObserver(eager);
+  watcher.observe(root, {childList: true, subtree: true, attributes: true, attributeFilter: ['loading', 'src']});
+  eager();
+  return watcher;
+}
+
 class ReconstructView {
   constructor(tab) {
     this.tab = tab; this.parts = {}; this.models = {}; this.failed = {}; this.value = null;
-    this.x = null; this.seq = 0; this.waiting = false; this.frames = 0; this.requests = 0; this.timings = [];
+    this.x = null; this.answers = new Answers(); this.frames = 0; this.requests = 0; this.timings = [];
+    this.inFlight = null; this.askAgain = false;  // the number of the stroke request on its way; another to send after it
     this.label = null;  // the CVAE's digit: the server's reading p(y|x), or the page's best ELBO while drawing
   }
 
@@ -51,6 +71,7 @@ class ReconstructView {
       watch('value', () => this.fromServer(props.value));
       this.fromServer(props.value);
       this.follow();
+      fetchOnArrival(this.value.server_views || []);
     }
     this.render();
   }
@@ -61,36 +82,48 @@ class ReconstructView {
     const pad = document.querySelector(this.value.sketch);
     if (!pad || this.following) { if (!pad) setTimeout(() => this.follow(), 300); return; }
     this.following = followSketch(pad, {
+      onStart: () => { this.answers.change(true); this.render(); },
       onFrame: img => this.drawn(img, false),
       onEnd: img => this.drawn(img, true),
-      onClear: () => { this.x = null; this.message = 'Draw a digit, or upload one.'; this.source = null; this.stale(true); this.render(); },
+      onClear: () => { this.answers.change(false); this.x = null; this.message = 'Draw a digit, or upload one.'; this.source = null; this.render(); },
     });
     window.vaeExplorerViews = window.vaeExplorerViews || {};
     window.vaeExplorerViews[this.tab] = this;  // for tests and the bench
   }
 
+  // An upload starts (the upload event's one line of glue, ui/reconstruct.py): a new input, asked for at once; its
+  // number goes to the server with the file.
+  uploading() {
+    const seq = this.answers.upload();
+    this.render();
+    return {seq};
+  }
+
   fromServer(v) {  // the server's value: the models' files, and the input it read (an upload) or was sent (a stroke)
     if (!v) return;
     this.value = v;
+    if (this.inFlight !== null && (v.seq === this.inFlight || v.failed === 'stroke')) this.landed();
     for (const [name, d] of Object.entries(v.models || {})) {
       if (this.models[name] || this.failed[name]) continue;
       this.models[name] = null;
       loadModel(d.weights, d).then(m => { this.models[name] = m; this.render(); })
         .catch(e => { this.failed[name] = `The ${name} could not be loaded in your browser (${e.message}); the server answers instead.`; this.render(); });
     }
-    if (v.x) {
-      const fresh = !this.x || toHex(this.x) !== v.x || v.seq === 0;
-      this.x = fromHex(v.x); this.message = null;
-      if (v.source) this.source = v.source;
-      if (fresh) this.draws = null;
-    } else if (v.message) {
-      this.x = null; this.message = v.message;
+    if (!this.answers.accept(v)) {  // an answer to an older input: the page's views stay as they are
+      if (this.answers.status === 'overwritten') this.ask();  // gradio drew it into the server's views: ask again
+      return this.render();
     }
-    if (v.label !== undefined && v.label !== null) this.label = v.label;
-    else if (!v.x) this.label = null;
+    if (v.x) {
+      this.x = fromHex(v.x); this.message = null;
+      if (v.source && this.answers.askedBy !== 'stroke') this.source = v.source;  // an upload's, not a stroke's
+      this.draws = null;
+    } else {
+      this.x = null; this.message = v.message || 'Draw a digit, or upload one.';
+    }
+    this.label = v.label !== undefined && v.label !== null && v.x ? v.label : null;
     this.serverNumbers = v.computed || null;
     this.verdict = v.verdict || '';
-    if (v.seq >= this.seq) { this.waiting = false; this.stale(false); }
+    this.logLik = v.log_lik != null ? v.log_lik : null;
     this.render();
   }
 
@@ -102,6 +135,10 @@ class ReconstructView {
       this.x = x; this.message = null; this.source = 'your drawing';
     } catch (e) {
       if (!(e instanceof NoDigit)) throw e;
+      // the first frames of a stroke on an empty canvas are a dot, too small to read: the page keeps what it shows
+      // until the stroke reads as a digit or ends, rather than fold the table into a sentence and back (the page
+      // below it jumped by its height at the start of every such stroke)
+      if (!ended) return;
       this.x = null; this.message = e.message;
     }
     this.frames++;
@@ -109,20 +146,42 @@ class ReconstructView {
     this.render(ended);
     this.timings.push(performance.now() - t0);
     if (ended && this.x) this.ask();
+    else if (ended) { this.answers.none(); this.render(); }
   }
 
-  ask(full = false) {  // ONE request for the server's heavier views of this input
-    this.seq++; this.waiting = true; this.requests++;
-    this.stale(true);
-    const full_ = full || Object.values(this.failed).length > 0;
-    this.trigger('stroke', {x: toHex(this.x), seq: this.seq, full: full_});
+  // ONE request for the server's heavier views of this input. One at a time: a stroke that ends while the last one's
+  // answer is on its way is sent when that answer lands (the latest input only). Gradio's trigger_mode "always_last"
+  // would send the first stroke's data again instead (gradio 6.31 replays the deferred event as first triggered).
+  ask() {
+    this.answers.ask('stroke');
+    this.verdict = ''; this.serverNumbers = null;
+    if (this.inFlight !== null) this.askAgain = true;
+    else this.send();
     this.render();
   }
 
-  stale(on) {  // the server's pictures say they belong to an earlier input while the new ones are computed
+  send() {
+    const seq = this.answers.seq, full = Object.values(this.failed).length > 0;
+    this.inFlight = seq; this.requests++;
+    this.trigger('stroke', {x: toHex(this.x), seq, full});
+  }
+
+  landed() {  // the stroke request on its way was answered (or failed): send the one waiting, if still wanted
+    this.inFlight = null;
+    if (!this.askAgain) return;
+    this.askAgain = false;
+    if (this.x && this.answers.status === 'updating' && this.answers.askedBy === 'stroke') this.send();
+  }
+
+  get waiting() { return this.answers.status !== 'current'; }
+
+  showServerViews() {  // the server's pictures and notes: shown, greyed (an answer is to come) or hidden (none is)
+    const status = this.answers.status;
     for (const id of this.value.server_views || []) {
       const el = document.getElementById(id);
-      if (el) el.classList.toggle('vae-updating', on);
+      if (!el) continue;
+      el.classList.toggle('vae-updating', status === 'drawing' || status === 'updating');
+      el.classList.toggle('vae-empty', status === 'empty');
     }
   }
 
@@ -151,6 +210,7 @@ class ReconstructView {
 
   render(ended = false) {
     if (!this.value) return;
+    this.showServerViews();
     const terms = this.compute();
     this.terms = terms;
     if (this.tab === 'cvae') return this.renderCvae(terms);
@@ -177,6 +237,8 @@ class ReconstructView {
     const box = this.$('numbers', '.rc-numbers');
     if (!box) return;
     const errors = Object.values(this.failed).join(' ') + (own && own.error ? ' ' + own.error : '');
+    const drawsBox = this.$('numbers', '.rc-draws-box');
+    if (drawsBox) drawsBox.hidden = !this.x;
     if (!this.x) {
       box.innerHTML = `<p class="rc-message"><strong>${this.message || 'Draw a digit, or upload one.'}</strong></p>` +
                       (errors ? `<p class="rc-error">${errors}</p>` : '');
@@ -193,7 +255,8 @@ class ReconstructView {
       row('AE', ae) + row('VAE', vae) + (own && own.model ? row(own.name, terms.yours) : '') + `</tbody></table>` +
       `<p class="rc-foot">In nats, computed in your browser; −ELBO = BCE + KL; the VAE's BCE is its expectation under ` +
       `q(z|x) (3 x 3 Gauss-Hermite points; the server's API averages 100 random draws).` +
-      (this.waiting ? ' <span class="rc-updating">The true posterior and every model\u2019s row are updating…</span>' : '') + `</p>` +
+      ({drawing: ' <span class="rc-updating">The true posterior and every model\u2019s row follow when the stroke ends.</span>',
+        updating: ' <span class="rc-updating">The true posterior and every model\u2019s row are updating…</span>'}[this.answers.status] || '') + `</p>` +
       (errors ? `<p class="rc-error">${errors}</p>` : '');
   }
 
@@ -254,7 +317,7 @@ class ReconstructView {
       !t ? (errors || 'Loading the CVAE…') :
       `Input: ${this.source || 'your drawing'} (left in the row). ` + (this.waiting
         ? `While you draw: read as a ${t.label} (the best ELBO in your browser); the CVAE's p(y|x) is updating…`
-        : `Read as a ${t.label} (p(y|x), from the server): its code z = (${f2(t.mu[0])}, ${f2(t.mu[1])}) from q(z|x, y = ${t.label}), decoded with every label` + (this.value.log_lik != null ? `; log p(x|y = ${t.label}) = ${f1(this.value.log_lik)} nats.` : '.'));
+        : `Read as a ${t.label} (p(y|x), from the server): its code z = (${f2(t.mu[0])}, ${f2(t.mu[1])}) from q(z|x, y = ${t.label}), decoded with every label` + (this.logLik != null ? `; log p(x|y = ${t.label}) = ${f1(this.logLik)} nats.` : '.'));
     c.dataset.z = t ? t.mu[0].toFixed(4) + ',' + t.mu[1].toFixed(4) : '';
   }
 }

@@ -1,14 +1,15 @@
 // The strokes drawn on a gradio sketchpad (ImageEditor), followed in the page: gradio draws them with WebGL, whose
 // pixels the page cannot read back while a stroke goes on, so this draws the same strokes (the brush's width, round
 // ends, black; the eraser clears) into its own canvas of the editor's size, and hands that picture to `onFrame` once
-// an animation frame during a stroke, to `onEnd` when the stroke ends, and `onClear` when the bin empties the canvas.
+// an animation frame during a stroke, to `onEnd` when the stroke ends, and `onClear` when the bin empties the canvas;
+// `onStart` is told first whenever the picture begins to change (a stroke starts, undo, redo).
 // The editor shows its canvas_size picture centred, at one screen pixel a pixel unless its box less 30 px a side is
 // smaller (gradio 6.31's ImageEditor: border_padding, calculate_min_zoom); the brush's size is its radius; the
 // picture is black ink on white, as the composite gradio sends. Measured against the composite gradio sends: the same 28x28 input (the browser tests).
 
 const PADDING = 30;  // gradio's ImageEditor border_padding
 
-export function followSketch(pad, {size = 280, brush = 14, onFrame, onEnd, onClear}) {
+export function followSketch(pad, {size = 280, brush = 14, onStart, onFrame, onEnd, onClear}) {
   const picture = document.createElement('canvas');
   picture.width = picture.height = size;
   const g = picture.getContext('2d', {willReadFrequently: true});
@@ -27,8 +28,10 @@ export function followSketch(pad, {size = 280, brush = 14, onFrame, onEnd, onCle
             (e.clientY - box.top - (box.height - size * scale) / 2) / scale];
   }
   function segment(a, b) {
-    g.strokeStyle = tool() === 'eraser' ? '#fff' : '#000'; g.lineWidth = 2 * brush - 1; g.lineCap = g.lineJoin = 'round';
-    g.beginPath(); g.moveTo(a[0], a[1]); g.lineTo(b[0], b[1]); g.stroke();
+    g.strokeStyle = g.fillStyle = tool() === 'eraser' ? '#fff' : '#000'; g.lineWidth = 2 * brush - 1; g.lineCap = g.lineJoin = 'round';
+    g.beginPath();
+    if (a[0] === b[0] && a[1] === b[1]) { g.arc(a[0], a[1], brush - 0.5, 0, 2 * Math.PI); g.fill(); }  // a click: a line of no length draws nothing
+    else { g.moveTo(a[0], a[1]); g.lineTo(b[0], b[1]); g.stroke(); }
     if (tool() !== 'eraser') state.inked = true;
   }
   const pixels = () => g.getImageData(0, 0, size, size);
@@ -46,6 +49,7 @@ export function followSketch(pad, {size = 280, brush = 14, onFrame, onEnd, onCle
     undo.push(pixels()); redo.length = 0;
     if (undo.length > 50) undo.shift();
     state.drawing = true; state.strokes++;
+    onStart && onStart(state);
     last = toPicture(e);
     segment(last, last);
     if (pending === null) pending = requestAnimationFrame(frame);
@@ -78,6 +82,7 @@ export function followSketch(pad, {size = 280, brush = 14, onFrame, onEnd, onCle
       if (!from.length) return;
       to.push(pixels());
       g.putImageData(from.pop(), 0, 0);
+      onStart && onStart(state);
       onFrame && onFrame(pixels(), state);
       onEnd && onEnd(pixels(), state);
     }
