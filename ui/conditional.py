@@ -102,7 +102,7 @@ def create_tab(demo, models, own):
         strip = torch.cat([torch.as_tensor(x).view(1, *model.image_shape), every.view(-1, *model.image_shape)])
         return {guess: {DIGITS[k]: float(p) for k, p in enumerate(probs)},
                 restyled: to_picture(strip, nrow=len(strip), zoom=3),
-                note: (f"Input: {source} (left in the row). Read as a {best} ({100 * probs[best]:.1f}%): its code z = "
+                note: (f"Input: {source} (left in the row). Read as {'an' if best == 8 else 'a'} {best} ({100 * probs[best]:.1f}%): its code z = "
                        f"({mu[0, 0]:.2f}, {mu[0, 1]:.2f}) from q(z|x, y = {best}), decoded with every label. "
                        f"log p(x|y = {best}) = {log_lik[best]:.1f} nats.")}
 

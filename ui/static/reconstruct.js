@@ -317,7 +317,7 @@ class ReconstructView {
       !t ? (errors || 'Loading the CVAE…') :
       `Input: ${this.source || 'your drawing'} (left in the row). ` + (this.waiting
         ? `While you draw: read as a ${t.label} (the best ELBO in your browser); the CVAE's p(y|x) is updating…`
-        : `Read as a ${t.label} (p(y|x), from the server): its code z = (${f2(t.mu[0])}, ${f2(t.mu[1])}) from q(z|x, y = ${t.label}), decoded with every label` + (this.logLik != null ? `; log p(x|y = ${t.label}) = ${f1(this.logLik)} nats.` : '.'));
+        : `Read as ${String(t.label) === '8' ? 'an' : 'a'} ${t.label} (p(y|x), from the server): its code z = (${f2(t.mu[0])}, ${f2(t.mu[1])}) from q(z|x, y = ${t.label}), decoded with every label` + (this.logLik != null ? `; log p(x|y = ${t.label}) = ${f1(this.logLik)} nats.` : '.'));
     c.dataset.z = t ? t.mu[0].toFixed(4) + ',' + t.mu[1].toFixed(4) : '';
   }
 }
