@@ -414,9 +414,8 @@ def run_mnist(args):
 
 
 def wall_time(started, cfg, model):
-    step = step_name(model, cfg)
     return (f"Wall time from the data in memory to the exported weights: {time.perf_counter() - started:.1f} s "
-            f"({step} steps on {torch.cuda.get_device_name(cfg.device) if cfg.device.startswith('cuda') else 'the CPU'})")
+            f"({step_name(model, cfg)} steps on {torch.cuda.get_device_name(cfg.device) if cfg.device.startswith('cuda') else 'the CPU'})")
 
 
 def setup_distributed(device):

@@ -10,6 +10,12 @@ made here resumes under torch.optim.Adam on a GPU, and back (tests/test_adam.py 
 import torch
 
 
+def fresh_state(p):
+    """Adam's state before its first step, as torch.optim's fused Adam makes it (a float32 step counter)."""
+    return {"step": torch.zeros((), dtype=torch.float32), "exp_avg": torch.zeros_like(p),
+            "exp_avg_sq": torch.zeros_like(p)}
+
+
 class Adam:
     """Adam (Kingma and Ba 2015) without weight decay or AMSGrad, on CPU parameters: torch.optim.Adam's interface
     as this project uses it (param_groups, state, step, zero_grad, state_dict, load_state_dict), and apply(grads)
@@ -23,18 +29,17 @@ class Adam:
         self.param_groups = [{"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": 0, "amsgrad": False,
                               "maximize": False, "foreach": None, "capturable": False, "differentiable": False,
                               "fused": True, "decoupled_weight_decay": False, "params": params}]
-        self.state = {p: {"step": torch.zeros((), dtype=torch.float32), "exp_avg": torch.zeros_like(p),
-                          "exp_avg_sq": torch.zeros_like(p)} for p in params}
+        self.state = {p: fresh_state(p) for p in params}
 
     @property
     def params(self):
         return self.param_groups[0]["params"]
 
     @torch.no_grad()
-    def apply(self, grads):
-        """One Adam step with these gradients, one per parameter in order."""
+    def apply(self, grads, params=None):
+        """One Adam step with these gradients, one per parameter in order (of `params`, by default all of them)."""
         group = self.param_groups[0]
-        params = self.params
+        params = self.params if params is None else params
         states = [self.state[p] for p in params]
         steps = [s["step"] for s in states]
         torch._foreach_add_(steps, 1)
@@ -46,13 +51,8 @@ class Adam:
     def step(self):
         """One Adam step with the parameters' .grad (a parameter without one is left alone, as torch.optim does)."""
         with_grad = [p for p in self.params if p.grad is not None]
-        if len(with_grad) == len(self.params):
-            self.apply([p.grad for p in self.params])
-        elif with_grad:
-            sub = Adam.__new__(Adam)
-            sub.param_groups = [{**self.param_groups[0], "params": with_grad}]
-            sub.state = self.state
-            sub.apply([p.grad for p in with_grad])
+        if with_grad:
+            self.apply([p.grad for p in with_grad], with_grad)
 
     def zero_grad(self, set_to_none=True):
         for p in self.params:
@@ -81,8 +81,7 @@ class Adam:
         for i, p in enumerate(self.params):
             saved = state_dict["state"].get(i)
             if saved is None:  # never stepped: Adam's fresh state
-                self.state[p] = {"step": torch.zeros((), dtype=torch.float32), "exp_avg": torch.zeros_like(p),
-                                 "exp_avg_sq": torch.zeros_like(p)}
+                self.state[p] = fresh_state(p)
                 continue
             if saved["exp_avg"].shape != p.shape or saved["exp_avg_sq"].shape != p.shape:
                 raise ValueError(f"the optimizer state of parameter {i} has another shape than the parameter")

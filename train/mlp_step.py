@@ -40,9 +40,8 @@ class MLPStep:
     def __init__(self, model, optimizer, train_x, cfg):
         if not (self.handles(model, cfg) and isinstance(optimizer, Adam)):
             raise ValueError("MLPStep trains an Autoencoder (AE or VAE) on the CPU with train.adam.Adam")
-        m = model
         self.model, self.optimizer, self.train_x, self.cfg = model, optimizer, train_x, cfg
-        layers = [m.fc1, m.fc_mu] + ([m.fc_logvar] if m.is_vae else []) + [m.fc3, m.fc4]
+        layers = [model.fc1, model.fc_mu] + ([model.fc_logvar] if model.is_vae else []) + [model.fc3, model.fc4]
         self.params = [t for layer in layers for t in (layer.weight, layer.bias)]
         if [id(p) for p in self.params] != [id(p) for p in optimizer.params]:
             raise ValueError("the optimizer must hold the model's parameters in the model's order")
