@@ -68,6 +68,8 @@ def main():
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.device == "cpu":  # as `python -m train` does for these models (train.mlp_step.subnormals_flushed), before
+        torch.set_flush_denormal(True)  # torch's threads start; the reference pipeline gains from it too
     if args.device.startswith("cuda"):
         from step_timing import report, time_steps
 

@@ -10,10 +10,10 @@ made here resumes under torch.optim.Adam on a GPU, and back (tests/test_adam.py 
 import torch
 
 
-def fresh_state(p):
-    """Adam's state before its first step, as torch.optim's fused Adam makes it (a float32 step counter)."""
-    return {"step": torch.zeros((), dtype=torch.float32), "exp_avg": torch.zeros_like(p),
-            "exp_avg_sq": torch.zeros_like(p)}
+def fresh_state(p, step):
+    """Adam's state before its first step, as torch.optim's fused Adam makes it; step: its counter, a float32 0-d
+    tensor (here a view of the optimizer's one tensor of counters), set to 0."""
+    return {"step": step.zero_(), "exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p)}
 
 
 class Adam:
@@ -29,7 +29,10 @@ class Adam:
         self.param_groups = [{"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": 0, "amsgrad": False,
                               "maximize": False, "foreach": None, "capturable": False, "differentiable": False,
                               "fused": True, "decoupled_weight_decay": False, "params": params}]
-        self.state = {p: fresh_state(p) for p in params}
+        # every parameter's step counter is a view of one tensor: one add a step, where torch._foreach_add_ on the
+        # CPU adds to the counters one at a time (0.04 ms of a 3 ms step)
+        self._steps = torch.zeros(len(params))
+        self.state = {p: fresh_state(p, self._steps[i]) for i, p in enumerate(params)}
 
     @property
     def params(self):
@@ -42,7 +45,10 @@ class Adam:
         params = self.params if params is None else params
         states = [self.state[p] for p in params]
         steps = [s["step"] for s in states]
-        torch._foreach_add_(steps, 1)
+        if params is self.params:
+            self._steps.add_(1)
+        else:
+            torch._foreach_add_(steps, 1)
         torch._fused_adam_(params, list(grads), [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
                            [], steps, amsgrad=False, lr=group["lr"], beta1=group["betas"][0],
                            beta2=group["betas"][1], weight_decay=0.0, eps=group["eps"], maximize=False,
@@ -81,10 +87,10 @@ class Adam:
         for i, p in enumerate(self.params):
             saved = state_dict["state"].get(i)
             if saved is None:  # never stepped: Adam's fresh state
-                self.state[p] = fresh_state(p)
+                self.state[p] = fresh_state(p, self._steps[i])
                 continue
             if saved["exp_avg"].shape != p.shape or saved["exp_avg_sq"].shape != p.shape:
                 raise ValueError(f"the optimizer state of parameter {i} has another shape than the parameter")
-            self.state[p] = {"step": torch.as_tensor(saved["step"], dtype=torch.float32).reshape(()).clone(),
-                             "exp_avg": torch.empty_like(p).copy_(saved["exp_avg"]),
+            self._steps[i] = torch.as_tensor(saved["step"], dtype=torch.float32).reshape(())
+            self.state[p] = {"step": self._steps[i], "exp_avg": torch.empty_like(p).copy_(saved["exp_avg"]),
                              "exp_avg_sq": torch.empty_like(p).copy_(saved["exp_avg_sq"])}

@@ -18,6 +18,8 @@ L = 1 to 3, beta 0.5 to 4. The model's own forward (vae_models/mlp.py) stays the
 
 Any other model, the conditional VAE included, trains through autograd (train/loop.py).
 """
+import contextlib
+
 import torch
 
 from vae_models import Autoencoder
@@ -26,6 +28,37 @@ from .adam import Adam
 
 # ReLU's gradient as autograd computes it (grad where out > 0, else +0), written into a given buffer
 relu_backward = torch.ops.aten.threshold_backward.grad_input
+
+
+@contextlib.contextmanager
+def subnormals_flushed():
+    """Within: the CPU flushes subnormal floats (below 1.2e-38) to zero. Enter it before torch's first parallel
+    operation: the threads of its pool copy the setting from the thread that starts them (and keep it).
+
+    Why: Adam's first moments of weights whose gradient is rarely nonzero (fc1's rows for the pixels at the edge of
+    the digits) decay by 0.9 a step into subnormal numbers, a quarter of fc1's after two epochs, and a subnormal operand
+    makes the CPU's arithmetic slow: Adam's step took 0.41 ms instead of 0.27 ms on one thread. The weights do not
+    change (an update of lr * 1e-39 / sqrt(v) is far below half a unit in the last place of a weight): 2-epoch AE and
+    VAE runs and a 6-epoch VAE run gave byte-identical weights with and without (docs/training.md); only the
+    checkpoint's Adam moments hold 0 where they held a subnormal."""
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
+
+
+def transposed_product_is_exact(rows, wide, narrow):
+    """Whether (z^T d)^T gives the bits of d^T z, for d (rows, wide) and z (rows, narrow), on this CPU.
+
+    d^T z is autograd's form of the latent layer's weight gradient, (512, B) @ (B, 2); MKL computes it 4 to 10 times
+    slower (0.04 ms of a 3 ms step) than (2, B) @ (B, 512), whose result transposed holds the same sums. Both sum the
+    B products in one order here, so the bits agree; another CPU may take other kernels, so the step checks it once
+    per batch shape on random data (another order of summation would differ in almost every element), without
+    touching torch's global random state."""
+    g = torch.Generator().manual_seed(0)
+    d, z = torch.randn(rows, wide, generator=g).relu_(), torch.randn(rows, narrow, generator=g)
+    return torch.equal(d.t().mm(z), z.t().mm(d).t())
 
 
 class MLPStep:
@@ -66,10 +99,17 @@ class MLPStep:
         if (B, L) not in self._workspace:
             hidden, data = self.model.fc1.out_features, self.model.fc4.out_features
             shapes = {"x": (B, *self.train_x.shape[1:]), "h": (B, hidden), "d_h": (B, hidden), "d_a1": (B, hidden),
-                      "h3": (L * B, hidden), "d_h3": (L * B, hidden), "d_a3": (L * B, hidden),
+                      "gW3": self.model.fc3.weight.shape, "gW3_t": self.model.fc3.weight.shape[::-1],
+                      "d_h_lv": (B, hidden), "h3": (L * B, hidden), "d_h3": (L * B, hidden), "d_a3": (L * B, hidden),
                       "logits": (L * B, data), "tail": (L * B, data), "d_logits": (L * B, data),
                       "gW1": self.model.fc1.weight.shape, "gW4": self.model.fc4.weight.shape}
             self._workspace[B, L] = {k: torch.empty(shape) for k, shape in shapes.items()}
+            # the backward's 0-d factors as autograd carries them: g = d(loss / B)/d(loss), then through the mean
+            # over the L samples, and through beta * KLD and KLD's 0.5 *
+            g = torch.ones(()) / B
+            g_kl = (g * self.cfg.beta) * 0.5
+            self._workspace[B, L].update(g=g, g_L=g / L, g_kl=g_kl, minus_g_kl=-g_kl, gW3_transposed=(
+                transposed_product_is_exact(L * B, hidden, self.model.fc3.in_features)))
         return self._workspace[B, L]
 
     @torch.no_grad()
@@ -109,20 +149,23 @@ class MLPStep:
             kld = torch.zeros(())
         loss = bce + cfg.beta * kld
 
-        # backward of loss / B; g is d(loss / B)/d(loss) as autograd carries it: a 0-d tensor
-        g = torch.ones(()) / B
-        d_logits = torch.sigmoid(logits, out=buf["d_logits"]).sub_(xs).mul_(g / L)
+        # backward of loss / B
+        d_logits = torch.sigmoid(logits, out=buf["d_logits"]).sub_(xs).mul_(buf["g_L"])
         gW4, gb4 = torch.mm(d_logits.t(), h3, out=buf["gW4"]), d_logits.sum(0)
         d_a3 = relu_backward(torch.mm(d_logits, W4, out=buf["d_h3"]), h3, 0, grad_input=buf["d_a3"])
-        gW3, gb3 = d_a3.t().mm(z2), d_a3.sum(0)
+        if buf["gW3_transposed"]:
+            gW3 = buf["gW3"].copy_(torch.mm(z2.t(), d_a3, out=buf["gW3_t"]).t())
+        else:
+            gW3 = d_a3.t().mm(z2)
+        gb3 = d_a3.sum(0)
         d_z = d_a3.mm(W3).view(L, B, -1)
         if vae:
-            g_kl = (g * cfg.beta) * 0.5  # through beta * KLD, then KLD's 0.5 *
+            g_kl = buf["g_kl"]
             d_mu = d_z.sum(0) + g_kl * (2 * mu)  # z = mu + ..., and mu^2
             d_lv_z = ((d_z * eps).sum(0) * std) * 0.5  # z = ... + exp(0.5 lv) * eps
-            d_lv = d_lv_z + (g_kl * exp_lv + (-g_kl).expand_as(lv))  # + exp(lv) - lv: autograd's grouping
+            d_lv = d_lv_z + (g_kl * exp_lv + buf["minus_g_kl"].expand_as(lv))  # + exp(lv) - lv: autograd's grouping
             gWl, gbl = d_lv.t().mm(h), d_lv.sum(0)
-            d_h = torch.mm(d_mu, Wm, out=buf["d_h"]).add_(d_lv.mm(Wl))
+            d_h = torch.mm(d_mu, Wm, out=buf["d_h"]).add_(torch.mm(d_lv, Wl, out=buf["d_h_lv"]))
         else:
             d_mu = d_z.sum(0)
             d_h = torch.mm(d_mu, Wm, out=buf["d_h"])
