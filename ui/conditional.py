@@ -60,8 +60,8 @@ def create_tab(demo, models, own):
             # the input and its code as every digit, drawn in the page while the visitor draws (reconstruct.js)
             start = {"part": "cvae", "tab": "cvae", "models": {"CVAE": export(c)}, "sketch": "#cvae-sketch",
                      "server_views": ["cvae-guess"], "x": None, "seq": 0, "message": "Draw a digit, or upload one."}
-            live = gr.HTML(start, html_template='<div class="rc"></div>', elem_id="cvae-live",
-                           js_on_load=mount_js("reconstruct.js", ["stroke"]))
+            live = gr.HTML(start, html_template='<div class="rc" data-part="cvae" data-tab="cvae"></div>',
+                           elem_id="cvae-live", js_on_load=mount_js("reconstruct.js", ["stroke"]))
             upload = gr.Image(label="...or upload an image", type="filepath", image_mode=None, height=160,
                               sources=["upload", "clipboard"], elem_id="cvae-upload",
                               value=examples[EXAMPLE] if len(examples) > EXAMPLE else None)

@@ -187,8 +187,11 @@ def cleared(explorers, spectrum, numbers):
 
 def live_part(part, value=None, **kwargs):
     """A part of the page's own view of this tab (ui/static/reconstruct.js): "input" (holds the server's value and
-    fires "stroke" when a stroke ends), "numbers" or "maps"."""
-    return gr.HTML({**(value or {}), "part": part, "tab": "reconstruct"}, html_template='<div class="rc"></div>',
+    fires "stroke" when a stroke ends), "numbers" or "maps". Which part it is lives in its template, not in its value:
+    the server's answers replace the value, and the page's first answer (the example's) can come before the module
+    that mounts the part."""
+    return gr.HTML({**(value or {}), "part": part, "tab": "reconstruct"},
+                   html_template=f'<div class="rc" data-part="{part}" data-tab="reconstruct"></div>',
                    js_on_load=mount_js("reconstruct.js", ["stroke"] if part == "input" else ()),
                    elem_classes=["rc-part"], **kwargs)
 

@@ -8,9 +8,9 @@
 // to come (the canvas emptied by undo or the bin, a mark too small, an unreadable upload), and an answer to an older
 // input is dropped (answers.js).
 //
-// gr.HTML parts mount here (mount(element, props, trigger, watch)): the part named by props.value.part ("input",
-// "numbers" or "maps"; "cvae" for the Conditional VAE tab) joins its tab's view; the "input" part (or "cvae") holds
-// the value the server sets and fires "stroke".
+// gr.HTML parts mount here (mount(element, props, trigger, watch)): the part named by its template's data-part
+// ("input", "numbers" or "maps"; "cvae" for the Conditional VAE tab) joins its tab's view; the "input" part (or
+// "cvae") holds the value the server sets and fires "stroke".
 import {Answers} from './answers.js';
 import {loadModel, onOwnModel, pageUrl} from './model.js';
 import {NoDigit, preprocessDrawing} from './preprocess.js';
@@ -340,8 +340,10 @@ const TEMPLATES = {
   cvae: `<canvas class="cv-row" width="332" height="32" aria-label="your digit, then its code decoded as 0 to 9"></canvas><p class="cv-note"></p>`,
 };
 
+// The part and its tab are read from the template's data-part and data-tab: the value is the server's to replace, and
+// its first answer (the example the page opens with) can land before this module is fetched.
 export function mount(element, props, trigger, watch) {
-  const root = element.querySelector('.rc') || element, {part, tab} = props.value;
+  const root = element.querySelector('.rc') || element, {part, tab} = root.dataset;
   root.innerHTML = TEMPLATES[part];
   if (!views.has(tab)) views.set(tab, new ReconstructView(tab));
   views.get(tab).attach(part, root, props, trigger, watch);
