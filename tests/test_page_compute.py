@@ -207,6 +207,30 @@ def test_a_model_file_that_fails_to_load_is_one_sentence_and_the_server_answers(
         context.close()
 
 
+def test_while_a_model_file_is_on_its_way_the_server_answers_for_it(browser, served_app):
+    """On a slow link the VAE's file may still be coming when a stroke ends: the table shows the server's numbers for
+    it rather than "loading…" until the file comes (here it never does)."""
+    w, h = WIDTHS["desktop"]
+    context = browser.new_context(viewport={"width": w, "height": h})  # no file kept in Cache Storage by another test
+    page = context.new_page()
+    held = []
+    try:
+        page.route("**/vae/files/vae-*.safetensors", lambda route: held.append(route))  # never answered here
+        page.goto(served_app[1])
+        page.wait_for_function(f"() => {VIEW.format(tab='reconstruct')} && "
+                               f"{VIEW.format(tab='reconstruct')}.models.AE", timeout=60_000)
+        stroke(page, "sketch")
+        assert "loading" in page.locator("#numbers").inner_text()  # while drawing: the page has no VAE yet
+        page.mouse.up()
+        page.wait_for_function("() => /VAE\\s+\\(/.test(document.querySelector('#numbers').innerText)",
+                               timeout=30_000)
+        text = page.locator("#numbers").inner_text()
+        assert "loading" not in text and "your drawing" in text and "could not be loaded" not in text
+        assert held, "the VAE's file was not held back"
+    finally:
+        context.close()
+
+
 def test_a_model_trained_in_the_page_appears_at_once_in_every_view(browser, served_app, tmp_path):
     from ui.explorer import model_bytes
     from vae_models import Autoencoder

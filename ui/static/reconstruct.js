@@ -160,8 +160,9 @@ class ReconstructView {
     this.render();
   }
 
-  send() {
-    const seq = this.answers.seq, full = Object.values(this.failed).length > 0;
+  send() {  // with full: the server's numbers too, for a model whose file failed or is still on its way (a slow link)
+    const seq = this.answers.seq;
+    const full = Object.values(this.failed).length > 0 || Object.values(this.models).some(m => m === null);
     this.inFlight = seq; this.requests++;
     this.trigger('stroke', {x: toHex(this.x), seq, full});
   }
@@ -203,7 +204,7 @@ class ReconstructView {
       } else out[name] = m.lossTerms(this.x);
     }
     if (own && own.model) out.yours = own.model.lossTerms(this.x);
-    const server = this.serverNumbers;  // a model that could not load: the server's numbers for it
+    const server = this.serverNumbers;  // a model that could not load, or not yet: the server's numbers for it
     if (server) for (const [name, t] of Object.entries(server)) if (!out[name]) out[name] = {...t, recon: fromHex16(t.recon)};
     return out;
   }
