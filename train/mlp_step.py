@@ -37,8 +37,9 @@ def subnormals_flushed():
     operation: the threads of its pool copy the setting from the thread that starts them (and keep it).
 
     Why: Adam's first moments of weights whose gradient is rarely nonzero (fc1's rows for the pixels at the edge of
-    the digits) decay by 0.9 a step into subnormal numbers, a quarter of fc1's after two epochs, and a subnormal operand
-    makes the CPU's arithmetic slow: Adam's step took 0.41 ms instead of 0.27 ms on one thread. The weights do not
+    the digits) decay by 0.9 a step into subnormal numbers, 23% of fc1's after two epochs, and a subnormal operand
+    makes the CPU's arithmetic slow: Adam's step took 0.43 ms instead of 0.28 ms on one thread
+    (`python bench/subnormals.py`). The weights do not
     change (an update of lr * 1e-39 / sqrt(v) is far below half a unit in the last place of a weight): 2-epoch AE and
     VAE runs and a 6-epoch VAE run gave byte-identical weights with and without (docs/training.md); only the
     checkpoint's Adam moments hold 0 where they held a subnormal."""
@@ -52,8 +53,8 @@ def subnormals_flushed():
 def transposed_product_is_exact(rows, wide, narrow):
     """Whether (z^T d)^T gives the bits of d^T z, for d (rows, wide) and z (rows, narrow), on this CPU.
 
-    d^T z is autograd's form of the latent layer's weight gradient, (512, B) @ (B, 2); MKL computes it 4 to 10 times
-    slower (0.04 ms of a 3 ms step) than (2, B) @ (B, 512), whose result transposed holds the same sums. Both sum the
+    d^T z is autograd's form of the latent layer's weight gradient, (512, B) @ (B, 2); MKL computes it several times
+    slower than (2, B) @ (B, 512), whose result transposed holds the same sums. Both sum the
     B products in one order here, so the bits agree; another CPU may take other kernels, so the step checks it once
     per batch shape on random data (another order of summation would differ in almost every element), without
     touching torch's global random state."""
@@ -109,7 +110,7 @@ class MLPStep:
             # over the L samples, and through beta * KLD and KLD's 0.5 *
             g = torch.ones(()) / B
             g_kl = (g * self.cfg.beta) * 0.5
-            self._workspace[B, L].update(g=g, g_L=g / L, g_kl=g_kl, minus_g_kl=-g_kl, gW3_transposed=(
+            self._workspace[B, L].update(g_L=g / L, g_kl=g_kl, minus_g_kl=-g_kl, gW3_transposed=(
                 transposed_product_is_exact(L * B, hidden, self.model.fc3.in_features)))
         return self._workspace[B, L]
 
