@@ -85,54 +85,61 @@ class MLPStep:
 
     @torch.no_grad()
     def __call__(self, index):
+        L = self.cfg.n_mc_samples if self.model.is_vae else 1
+        buf = self._buffers(len(index), L)
         if self.train_x.dtype == torch.uint8:
             x = torch.index_select(self.train_x, 0, index).float().div_(255)
         else:
-            L = self.cfg.n_mc_samples if self.model.is_vae else 1
-            x = torch.index_select(self.train_x, 0, index, out=self._buffers(len(index), L)["x"])
-        losses, grads = self.losses_and_grads(x.flatten(1))
-        self.optimizer.apply(grads)
-        self.sums += torch.stack(losses)
+            x = torch.index_select(self.train_x, 0, index, out=buf["x"])
+        self.losses_and_grads(x.flatten(1))  # the step's (loss, bce, kld) in buf["losses"], its gradients in buf
+        self.optimizer.apply(buf["grads"])
+        self.sums += buf["losses"]
 
     def _buffers(self, B, L):
-        """The step's large arrays, made once per batch shape and reused. Freed, glibc hands arrays of this size
-        back to the system and the next step faults them in again: the first epoch of a 3-epoch run was 0.6 s
-        slower so, until the test pass's larger arrays raised glibc's threshold."""
+        """The step's arrays, made once per batch shape and reused: the large ones (freed, glibc hands arrays of this
+        size back to the system and the next step faults them in again: the first epoch of a 3-epoch run was 0.6 s
+        slower so), the gradients (one buffer per parameter, in the optimizer's order), the step's (loss, bce, kld),
+        and the 0-d constants (an operation with a Python number first makes a tensor of it: ~3 us each)."""
         if (B, L) not in self._workspace:
             hidden, data = self.model.fc1.out_features, self.model.fc4.out_features
             shapes = {"x": (B, *self.train_x.shape[1:]), "h": (B, hidden), "d_h": (B, hidden), "d_a1": (B, hidden),
-                      "gW3": self.model.fc3.weight.shape, "gW3_t": self.model.fc3.weight.shape[::-1],
+                      "eps": (L, B, self.model.fc_mu.out_features), "gW3_t": self.model.fc3.weight.shape[::-1],
                       "d_h_lv": (B, hidden), "h3": (L * B, hidden), "d_h3": (L * B, hidden), "d_a3": (L * B, hidden),
-                      "logits": (L * B, data), "tail": (L * B, data), "d_logits": (L * B, data),
-                      "gW1": self.model.fc1.weight.shape, "gW4": self.model.fc4.weight.shape}
-            self._workspace[B, L] = {k: torch.empty(shape) for k, shape in shapes.items()}
+                      "logits": (L * B, data), "tail": (L * B, data), "d_logits": (L * B, data)}
+            buf = self._workspace[B, L] = {k: torch.empty(shape) for k, shape in shapes.items()}
+            buf["grads"] = [torch.empty_like(p) for p in self.params]
+            buf["losses"] = torch.zeros(3)  # (loss, bce, kld); the AE's kld stays 0
             # the backward's 0-d factors as autograd carries them: g = d(loss / B)/d(loss), then through the mean
             # over the L samples, and through beta * KLD and KLD's 0.5 *
             g = torch.ones(()) / B
             g_kl = (g * self.cfg.beta) * 0.5
-            self._workspace[B, L].update(g_L=g / L, g_kl=g_kl, minus_g_kl=-g_kl, gW3_transposed=(
+            buf.update(g_L=g / L, g_kl=g_kl, minus_g_kl=-g_kl, gW3_transposed=(
                 transposed_product_is_exact(L * B, hidden, self.model.fc3.in_features)))
+            # the numbers the forward writes, as 0-d float32 tensors: torch rounds a Python number to the tensor's
+            # float32 before it multiplies, so x * half is x * 0.5's bits
+            buf.update({k: torch.tensor(float(v)) for k, v in
+                        {"half": 0.5, "one": 1, "two": 2, "beta": self.cfg.beta, "L": L}.items()})
         return self._workspace[B, L]
 
     @torch.no_grad()
     def losses_and_grads(self, x):
         """(loss, bce, kld) summed over the batch x (B, 784), and the gradients of loss / B, one per parameter.
-        The gradients live in buffers that the next call overwrites."""
-        m, cfg = self.model, self.cfg
-        vae = m.is_vae
+        Both live in buffers that the next call overwrites."""
+        vae = self.model.is_vae
         if vae:
             W1, b1, Wm, bm, Wl, bl, W3, b3, W4, b4 = self.params
         else:
             W1, b1, Wm, bm, W3, b3, W4, b4 = self.params
-        B, L = len(x), (cfg.n_mc_samples if vae else 1)
+        B, L = len(x), (self.cfg.n_mc_samples if vae else 1)
         buf = self._buffers(B, L)
+        grads, (loss, bce, kld) = buf["grads"], buf["losses"]
         # forward, as Autoencoder.forward and loss_function compute it (relu in place: the same values)
         h = torch.addmm(b1, x, W1.t(), out=buf["h"]).relu_()
         mu = torch.addmm(bm, h, Wm.t())
         if vae:
             lv = torch.addmm(bl, h, Wl.t())
-            eps = torch.randn((L, *mu.shape), dtype=mu.dtype)
-            std = torch.exp(0.5 * lv)
+            eps = buf["eps"].normal_()  # torch.randn((L, B, 2)) is this: the same draws
+            std = torch.exp(lv * buf["half"])
             z = mu + std * eps
         else:
             z = mu.unsqueeze(0)
@@ -140,39 +147,42 @@ class MLPStep:
         h3 = torch.addmm(b3, z2, W3.t(), out=buf["h3"]).relu_()
         logits = torch.addmm(b4, h3, W4.t(), out=buf["logits"])  # (L B, 784)
         xs = x.expand(L, *x.shape).reshape(L * B, -1) if L > 1 else x
-        # the BCE's value as BCEWithLogitsSum computes it (only reported: the gradient does not read it)
-        tail = torch.abs(logits, out=buf["tail"]).neg_().exp_().add_(1).log_().sum()
-        positive = torch.clamp_min(logits, 0, out=buf["d_logits"]).sum()  # relu(logits), in a buffer used below
-        bce = (tail + positive - torch.dot(xs.reshape(-1), logits.reshape(-1))) / L
+        # the BCE's value as BCEWithLogitsSum computes it (only reported: the gradient does not read it), with
+        # -|l| as l - 2 relu(l) (exact) from relu(l), which the sum needs anyway, in a buffer used below
+        positive = torch.clamp_min(logits, 0, out=buf["d_logits"])
+        tail = torch.add(logits, positive, alpha=-2, out=buf["tail"]).exp_().add_(buf["one"]).log_().sum()
+        torch.div(tail + positive.sum() - torch.dot(xs.reshape(-1), logits.reshape(-1)), buf["L"], out=bce)
         if vae:
             exp_lv = lv.exp()
-            kld = (0.5 * torch.sum(mu.pow(2) + exp_lv - lv - 1, dim=-1)).sum()
-        else:
-            kld = torch.zeros(())
-        loss = bce + cfg.beta * kld
+            torch.sum(torch.sum(mu.pow(2).add_(exp_lv).sub_(lv).sub_(buf["one"]), dim=-1).mul_(buf["half"]), 0,
+                      out=kld)
+        torch.add(bce, kld * buf["beta"], out=loss)
 
         # backward of loss / B
+        if vae:
+            gW1, gb1, gWm, gbm, gWl, gbl, gW3, gb3, gW4, gb4 = grads
+        else:
+            gW1, gb1, gWm, gbm, gW3, gb3, gW4, gb4 = grads
         d_logits = torch.sigmoid(logits, out=buf["d_logits"]).sub_(xs).mul_(buf["g_L"])
-        gW4, gb4 = torch.mm(d_logits.t(), h3, out=buf["gW4"]), d_logits.sum(0)
+        torch.mm(d_logits.t(), h3, out=gW4), torch.sum(d_logits, 0, out=gb4)
         d_a3 = relu_backward(torch.mm(d_logits, W4, out=buf["d_h3"]), h3, 0, grad_input=buf["d_a3"])
         if buf["gW3_transposed"]:
-            gW3 = buf["gW3"].copy_(torch.mm(z2.t(), d_a3, out=buf["gW3_t"]).t())
+            gW3.copy_(torch.mm(z2.t(), d_a3, out=buf["gW3_t"]).t())
         else:
-            gW3 = d_a3.t().mm(z2)
-        gb3 = d_a3.sum(0)
+            torch.mm(d_a3.t(), z2, out=gW3)
+        torch.sum(d_a3, 0, out=gb3)
         d_z = d_a3.mm(W3).view(L, B, -1)
         if vae:
             g_kl = buf["g_kl"]
-            d_mu = d_z.sum(0) + g_kl * (2 * mu)  # z = mu + ..., and mu^2
-            d_lv_z = ((d_z * eps).sum(0) * std) * 0.5  # z = ... + exp(0.5 lv) * eps
-            d_lv = d_lv_z + (g_kl * exp_lv + buf["minus_g_kl"].expand_as(lv))  # + exp(lv) - lv: autograd's grouping
-            gWl, gbl = d_lv.t().mm(h), d_lv.sum(0)
+            d_mu = d_z.sum(0).add_((mu * buf["two"]).mul_(g_kl))  # z = mu + ..., and mu^2
+            d_lv = (d_z * eps).sum(0).mul_(std).mul_(buf["half"])  # z = ... + exp(0.5 lv) * eps
+            d_lv.add_(exp_lv.mul(g_kl).add_(buf["minus_g_kl"]))  # + exp(lv) - lv: autograd's grouping
+            torch.mm(d_lv.t(), h, out=gWl), torch.sum(d_lv, 0, out=gbl)
             d_h = torch.mm(d_mu, Wm, out=buf["d_h"]).add_(torch.mm(d_lv, Wl, out=buf["d_h_lv"]))
         else:
             d_mu = d_z.sum(0)
             d_h = torch.mm(d_mu, Wm, out=buf["d_h"])
-        gWm, gbm = d_mu.t().mm(h), d_mu.sum(0)
+        torch.mm(d_mu.t(), h, out=gWm), torch.sum(d_mu, 0, out=gbm)
         d_a1 = relu_backward(d_h, h, 0, grad_input=buf["d_a1"])
-        gW1, gb1 = torch.mm(d_a1.t(), x, out=buf["gW1"]), d_a1.sum(0)
-        grads = [gW1, gb1, gWm, gbm] + ([gWl, gbl] if vae else []) + [gW3, gb3, gW4, gb4]
+        torch.mm(d_a1.t(), x, out=gW1), torch.sum(d_a1, 0, out=gb1)
         return (loss, bce, kld), grads
