@@ -109,6 +109,7 @@ class MLPStep:
             buf = self._workspace[B, L] = {k: torch.empty(shape) for k, shape in shapes.items()}
             buf["grads"] = [torch.empty_like(p) for p in self.params]
             buf["losses"] = torch.zeros(3)  # (loss, bce, kld); the AE's kld stays 0
+            buf["loss_views"] = buf["losses"].unbind()
             # the backward's 0-d factors as autograd carries them: g = d(loss / B)/d(loss), then through the mean
             # over the L samples, and through beta * KLD and KLD's 0.5 *
             g = torch.ones(()) / B
@@ -132,7 +133,7 @@ class MLPStep:
             W1, b1, Wm, bm, W3, b3, W4, b4 = self.params
         B, L = len(x), (self.cfg.n_mc_samples if vae else 1)
         buf = self._buffers(B, L)
-        grads, (loss, bce, kld) = buf["grads"], buf["losses"]
+        grads, (loss, bce, kld) = buf["grads"], buf["loss_views"]
         # forward, as Autoencoder.forward and loss_function compute it (relu in place: the same values)
         h = torch.addmm(b1, x, W1.t(), out=buf["h"]).relu_()
         mu = torch.addmm(bm, h, Wm.t())
@@ -154,8 +155,8 @@ class MLPStep:
         torch.div(tail + positive.sum() - torch.dot(xs.reshape(-1), logits.reshape(-1)), buf["L"], out=bce)
         if vae:
             exp_lv = lv.exp()
-            torch.sum(torch.sum(mu.pow(2).add_(exp_lv).sub_(lv).sub_(buf["one"]), dim=-1).mul_(buf["half"]), 0,
-                      out=kld)
+            per_image = torch.sum(torch.mul(mu, mu).add_(exp_lv).sub_(lv).sub_(buf["one"]), dim=-1)  # mu^2: mu * mu
+            torch.sum(per_image.mul_(buf["half"]), 0, out=kld)
         torch.add(bce, kld * buf["beta"], out=loss)
 
         # backward of loss / B
