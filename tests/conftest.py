@@ -4,9 +4,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pytest
-import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 # Debian's chromium, as every browser test launches it: headless as root, and without the background connections
@@ -15,9 +13,8 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                   "--no-first-run", "--disable-sync", "--disable-quic"]
 sys.path.insert(0, str(ROOT))
-
-from train.mnist import FILES, write_idx  # noqa: E402
-from vae_models import loss_function  # noqa: E402
+# torch, numpy and the project are imported where they are used: the quick run's controller process (pytest-xdist)
+# loads this module and runs no test, and importing torch took it 1.2 s before the workers could start
 
 OWN_TMP = None  # the run's temporary folder (pytest_configure)
 
@@ -36,6 +33,8 @@ def pytest_configure(config):
     if os.environ.get("PYTEST_XDIST_WORKER"):
         # one of the quick run's two workers (pytest.ini's -n 2): one torch thread each, here and in the trainer
         # processes it starts, so that the two workers share the cores instead of handing work across them
+        import torch
+
         torch.set_num_threads(1)
         os.environ["OMP_NUM_THREADS"] = "1"
 
@@ -48,6 +47,8 @@ def pytest_unconfigure(config):
 def fake_digits(n, seed):
     """n 28x28 uint8 images of class-dependent strokes (a bar whose angle and place depend on the label), with
     labels 0-9: small data with real structure for the models to learn, generated, never downloaded."""
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, 10, n).astype(np.uint8)
     images = np.zeros((n, 28, 28), np.uint8)
@@ -62,6 +63,8 @@ def fake_digits(n, seed):
 
 
 def write_mnist(root, n_train=320, n_test=96):
+    from train.mnist import FILES, write_idx
+
     raw = Path(root) / "MNIST" / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     for split, n, seed in (("train", n_train, 0), ("test", n_test, 1)):
@@ -73,6 +76,8 @@ def write_mnist(root, n_train=320, n_test=96):
 
 def digit_tensors(n, seed):
     """fake_digits as the models take them: x (n, 784) in {0, 1} float, labels (n,) long."""
+    import torch
+
     images, labels = fake_digits(n, seed)
     return torch.from_numpy(images).float().div(255).round().view(-1, 784), torch.from_numpy(labels).long()
 
@@ -81,6 +86,10 @@ def train_tiny(make_model, x, y=None, steps=100, batch_size=128, lr=1e-2):
     """make_model() trained for 100 Adam steps on minibatches of (x, y), the same model whichever tests run: its
     q(z|x) informative (posterior widths 0.1 to 0.5) and inside the prior's [-3, 3]^2, so that quadrature on a grid
     over [-6, 6]^2 with cells of 0.2 is within 0.01 nats of a finer one and seldom has to be widened."""
+    import torch
+
+    from vae_models import loss_function
+
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # 128 x 784 x 32 products: a second thread costs more in hand-offs than it saves
     try:
