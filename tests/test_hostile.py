@@ -213,6 +213,28 @@ def upload(url, data, name="x.png"):
     return answer.json()[0]
 
 
+def test_a_form_field_that_is_not_a_file_is_one_sentence_at_the_upload_route(small_app):
+    """gradio's upload route raised TypeError (a plain 500, a traceback in the log) for a part without a file name."""
+    _, url = small_app
+    answer = httpx.post(f"{url}gradio_api/upload", files={"files": (None, "not a file")}, timeout=60)  # no name
+    assert answer.status_code == 400 and "each 'files' part with a file name" in answer.json()["error"]
+    assert len(upload(url, png_bytes(digit_image()))) > 0  # a file still uploads
+
+
+def test_every_answer_forbids_type_sniffing(small_app):
+    """X-Content-Type-Options: nosniff on the page, its modules, an uploaded file served back and a refusal; the
+    modules keep types a browser runs with it."""
+    _, url = small_app
+    stored = upload(url, png_bytes(digit_image()))
+    answers = {"page": httpx.get(url, timeout=60), "module": httpx.get(f"{url}vae/static/page.js", timeout=60),
+               "upload": httpx.get(f"{url}gradio_api/file={stored}", timeout=60),
+               "refusal": httpx.post(f"{url}gradio_api/call/nothing", json={"data": []}, timeout=60)}
+    assert {name: a.headers.get("x-content-type-options") for name, a in answers.items()} == dict.fromkeys(
+        answers, "nosniff")
+    assert answers["module"].headers["content-type"] in ("application/javascript", "text/javascript")
+    assert answers["upload"].status_code == 200 and answers["upload"].headers["content-type"] == "image/png"
+
+
 def raw_call(url, endpoint, data, timeout=60):
     """POST /gradio_api/call/<endpoint> (a new session each time), then read its stream -> (kind, data); a call
     refused before it runs (4xx) is ("error", its sentence)."""

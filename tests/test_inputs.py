@@ -47,6 +47,19 @@ def test_a_quoted_value_is_never_another_number():
         number(123456789012345678901, "x", 0, 1)
 
 
+@pytest.mark.parametrize("typed", ["1_6", "١٢", "²", "0x10", "inf", "nan", "", " ", "1e", "--1", "1.2.3"])
+def test_a_number_is_read_only_as_a_person_types_one(typed):
+    """Python's float() reads "1_6" as 16 and Arabic-Indic digits as digits; a field reads ASCII decimals only."""
+    with pytest.raises(InputError, match="must be a number"):
+        number(typed, "x", -1e9, 1e9)
+
+
+@pytest.mark.parametrize("typed, value", [(" 12 ", 12), ("+5", 5), ("-3", -3), ("1e3", 1000), (".5", 0.5),
+                                          ("5.", 5), ("-2.5E-1", -0.25)])
+def test_decimals_as_typed_are_numbers(typed, value):
+    assert number(typed, "x", -1e9, 1e9) == value
+
+
 def test_the_validator_marks_the_bad_value_with_its_handlers_sentence_and_passes_the_rest():
     check = validator(None, seed)
     ok, bad = check("anything", 2**40)

@@ -9,6 +9,7 @@ import functools
 import io
 import math
 import os
+import re
 import stat
 import threading
 import time
@@ -37,19 +38,23 @@ BLOB_TTL = 120.0  # seconds a drawing waits for the event that reads it
 MAX_LAYERS = 4  # the pad has one drawing layer; a layer index beyond this is no browser's
 
 
+# a number as typed: ASCII digits, an optional sign, point and exponent (the allowlist number() reads strings by)
+DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
 def number(value, name, lo, hi, integer=False):
     """A raw number (int, float or numeric string) -> float or int in [lo, hi], or InputError."""
     show = (lambda x: str(int(x))) if integer else (lambda x: f"{x:g}")  # a seed's maximum, exactly
     what = f"{name} must be {'a whole number' if integer else 'a number'} from {show(lo)} to {show(hi)}"
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise InputError(f"{what}, not {type(value).__name__ if value is not None else 'nothing'}.")
-    try:
-        v = float(value)
-        if integer and math.isfinite(v) and v == int(v):  # exactly, not as a float: 2**63 - 1 is a seed, 2**63 not
-            exact = isinstance(value, int) or (isinstance(value, str) and value.strip().lstrip("-").isdigit())
-            v = int(value) if exact else int(v)
-    except ValueError:
-        raise InputError(f"{what}, not {quoted(value)!r}.") from None
+    if isinstance(value, str) and not DECIMAL.fullmatch(value.strip()):
+        # as a person writes a number: Python's float() also reads "1_6", "١٢" (Arabic-Indic digits), "inf"
+        raise InputError(f"{what}, not {quoted(value)!r}.")
+    v = float(value)
+    if integer and math.isfinite(v) and v == int(v):  # exactly, not as a float: 2**63 - 1 is a seed, 2**63 not
+        exact = isinstance(value, int) or (isinstance(value, str) and re.fullmatch(r"[+-]?[0-9]+", value.strip()))
+        v = int(value) if exact else int(v)
     if not math.isfinite(v) or not lo <= v <= hi or (integer and v != int(v)):
         raise InputError(f"{what}, not {quoted(value)}.")
     return int(v) if integer else v

@@ -421,10 +421,29 @@ class Guard:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        started = False
+
+        async def nosniff(message):
+            """Every answer says its type is its type: a browser never reads an upload served back (a picture) as
+            a script or a page because its bytes look like one."""
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message = {**message, "headers": [*message.get("headers", ()),
+                                                  (b"x-content-type-options", b"nosniff")]}
+            await send(message)
+
         try:
-            return await self.guard(scope, receive, send)
+            return await self.guard(scope, receive, nosniff)
         except Refusal as refusal:
-            return await self.refuse(send, refusal.status, refusal.sentence)
+            return await self.refuse(nosniff, refusal.status, refusal.sentence)
+        except TypeError:
+            # gradio's upload route raises TypeError for a form field that is not a file (a plain 500 and a
+            # traceback in the log); any other TypeError is the server's own and goes on to be logged
+            if started or not scope.get("path", "").rstrip("/").endswith("/gradio_api/upload"):
+                raise
+            return await self.refuse(nosniff, 400, "An upload is a form of files: each 'files' part with a file "
+                                                   "name.")
 
     async def guard(self, scope, receive, send):
         path, method = scope.get("path", ""), scope.get("method", "GET")
