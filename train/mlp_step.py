@@ -3,7 +3,7 @@
 Why by hand: on the CPU this model's step is 5 large matrix products (about 4.7 ms on one core) and about 100 small
 operations around them. Autograd's engine, its graph and torch.optim's Python add about 1 ms a step to the 2.2 s an
 epoch's large products take; written out, the step is the products, a few fused element-wise passes and one Adam
-kernel (`python bench/train_speed.py --threads 1`: the epoch 1.23x its floor; on two threads 1.26x to 1.46x, with the
+kernel (`python bench/train_speed.py --threads 1`: the epoch 1.21x its floor; on two threads 1.26x to 1.46x, with the
 shared machine's load; docs/benchmarks.md).
 
 What it computes is what loss_function's autograd graph computes, operation for operation and in autograd's order
