@@ -3,9 +3,9 @@ TensorFlow.js vendored in ui/static/vendor/tfjs/), while the page shows the late
 exports the packed MNIST subset once, into the folder of files it serves to the page (ui.explorer.decoder_folder(),
 at vae/files/); it trains nothing for a visitor, so any number of visitors train at once. The trained model is the
 visitor's for the visit: the page hands it to Reconstruct, Sample and the latent explorer (the
-"vae-explorer:own-model" event), and its "Download" button gives config.json + model.safetensors (what
-load_pretrained reads) and test_latents.safetensors (the codes of the test digits: with it the folder is one
-`python app.py --weights` serves, as weights/mnist-vae/ or mnist-ae/).
+"vae-explorer:own-model" event), and its "Download" button gives one .zip of its folder, mnist-vae/ or mnist-ae/:
+config.json + model.safetensors (what load_pretrained reads) and test_latents.safetensors (the codes of the test
+digits: with it the folder is one `python app.py --weights` serves).
 
 `python -m train` stays the way to train on your own machine.
 """
@@ -49,8 +49,9 @@ def create_tab(demo, models, own):
                 f"AE's arms, the VAE's round cloud. Your browser does all the work, so nobody waits for anybody. The "
                 f"MNIST digits are a fixed random {n_train:,} of the training set (and {n_test:,} test digits for the "
                 f"test loss and the map). Your model is then yours for this visit: Reconstruct, Sample and the latent "
-                f"explorer show it too, and Download gives its folder (config.json, model.safetensors and "
-                f"test_latents.safetensors) for `python app.py --weights` or `load_pretrained`.")
+                f"explorer show it too, and Download gives its folder as one .zip (mnist-vae/ or mnist-ae/ with "
+                f"config.json, model.safetensors and test_latents.safetensors): unzip it into a folder F, then "
+                f"`python app.py --weights F` serves it and `load_pretrained` reads it.")
     gr.HTML({"subset": url, "n_train": n_train, "n_test": n_test, "max_digits": min(TRAIN_DIGITS[1], n_train),
              "max_seed": MAX_SEED},
             html_template='<div class="tv"></div>', js_on_load=mount_js("train_view.js"), elem_id="train-view")

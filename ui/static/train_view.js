@@ -7,6 +7,7 @@
 import {fetchBytes, pageUrl} from './model.js';
 import {codeRange, drawMap} from './explorer.js';
 import {Trainer, readSubset, runEpochs, safetensors, LATENT_SIZE, normal, random} from './trainer.js';
+import {strToU8, zipSync} from './vendor/fflate/browser.js';
 
 const BETAS = ['0.1', '0.5', '1', '2', '4'];
 // during an epoch the map and the curves are redrawn at a mini-batch's end when the next one would end past this
@@ -126,6 +127,15 @@ function drawCurves(canvas, rows, running, isVae) {
 }
 
 // "your VAE (beta 0.5), 3 epochs": the name the other tabs show
+// A trained model as one .zip: `folder`/ holding config.json, model.safetensors and test_latents.safetensors, what
+// `python -m train` writes into weights/mnist-vae/ (or mnist-ae/); unzipped into a folder F, `python app.py --weights F`
+// serves it and load_pretrained reads it. Stored, not deflated: float weights hardly compress.
+export function modelZip(folder, config, weights, latents) {
+  return zipSync({[folder]: {'config.json': strToU8(JSON.stringify(config, null, 2) + '\n'),
+                             'model.safetensors': new Uint8Array(weights),
+                             'test_latents.safetensors': new Uint8Array(latents)}}, {level: 0});
+}
+
 export function modelName(kind, beta, epochs) {
   return `your ${kind.toUpperCase()}` + (kind === 'vae' && Number(beta) !== 1 ? ` (beta ${beta})` : '') +
     `, ${epochs} epoch${epochs === 1 ? '' : 's'}`;
@@ -166,15 +176,13 @@ export function mount(element, props) {
   addEventListener('pagehide', () => { state.stopAsked = true; });
   $('.tv-stop').onclick = () => { state.stopAsked = true; };
   $('.tv-download').onclick = () => {
-    // what `python -m train` writes into a model's folder for the app: put the three files in weights/mnist-vae/ (or
-    // mnist-ae/) for `python app.py --weights weights`; config.json + model.safetensors are what load_pretrained reads
-    for (const [name, data, type] of [['config.json', JSON.stringify(state.last.config, null, 2) + '\n', 'application/json'],
-                                      ['model.safetensors', state.last.bytes, 'application/octet-stream'],
-                                      ['test_latents.safetensors', state.latents, 'application/octet-stream']]) {
-      const a = Object.assign(document.createElement('a'), {href: URL.createObjectURL(new Blob([data], {type})), download: name});
-      document.body.appendChild(a); a.click(); a.remove();
-      setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
-    }
+    // one file (a browser asks before a page downloads several, and may keep all but the first): the folder
+    // `python -m train` writes for the app, zipped
+    const folder = `mnist-${state.last.config.kind}`;
+    const a = Object.assign(document.createElement('a'), {download: `${folder}.zip`, href: URL.createObjectURL(
+      new Blob([modelZip(folder, state.last.config, state.last.bytes, state.latents)], {type: 'application/zip'}))});
+    document.body.appendChild(a); a.click(); a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
   };
   $('.tv-train').onclick = async () => {
     if (state.running) return;

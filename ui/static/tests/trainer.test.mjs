@@ -4,7 +4,8 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import {MLPModel, parseSafetensors} from '../model.js';
 import {Trainer, readSubset, runEpochs, safetensors, random, BATCH_SIZE} from '../trainer.js';
-import {modelName} from '../train_view.js';
+import {modelName, modelZip} from '../train_view.js';
+import {unzipSync} from '../vendor/fflate/browser.js';
 import {loadTf} from './load_tf.mjs';
 
 const tf = await loadTf();
@@ -88,3 +89,16 @@ test('Stop ends the run before the next mini-batch, and no row is given for the 
   trainer.dispose();
 });
 
+
+test("Download's zip holds the model's folder: config.json and the two safetensors, byte for byte", async () => {
+  const trainer = new Trainer(tf, {kind: 'ae', seed: 5});
+  const weights = await trainer.safetensorsBytes();
+  const latents = safetensors({mu: {shape: [2, 2], data: new Float32Array([1, 2, 3, 4])},
+                               labels: {shape: [2], data: new Uint8Array([7, 1])}});
+  const files = unzipSync(modelZip('mnist-ae', trainer.config(), weights, latents));
+  assert.deepEqual(Object.keys(files).filter(n => !n.endsWith('/')).sort(),
+                   ['mnist-ae/config.json', 'mnist-ae/model.safetensors', 'mnist-ae/test_latents.safetensors']);
+  assert.deepEqual(JSON.parse(new TextDecoder().decode(files['mnist-ae/config.json'])), trainer.config());
+  assert.deepEqual(files['mnist-ae/model.safetensors'], new Uint8Array(weights));
+  assert.deepEqual(files['mnist-ae/test_latents.safetensors'], new Uint8Array(latents));
+});
