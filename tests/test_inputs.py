@@ -47,7 +47,8 @@ def test_a_quoted_value_is_never_another_number():
         number(123456789012345678901, "x", 0, 1)
 
 
-@pytest.mark.parametrize("typed", ["1_6", "١٢", "²", "0x10", "inf", "nan", "", " ", "1e", "--1", "1.2.3"])
+@pytest.mark.parametrize("typed", ["1_6", "١٢", "²", "0x10", "inf", "nan", "", " ", "1e", "--1", "1.2.3", "4\xa0",
+                                   "\u20034"])
 def test_a_number_is_read_only_as_a_person_types_one(typed):
     """Python's float() reads "1_6" as 16 and Arabic-Indic digits as digits; a field reads ASCII decimals only."""
     with pytest.raises(InputError, match="must be a number"):

@@ -399,3 +399,53 @@ def test_uploads_are_budgeted_per_address_and_stop_before_the_disk_fills(tmp_pat
     with pytest.raises(Refusal) as refused:
         full.charge("10.0.0.3", 1, now=0)
     assert refused.value.status == 507
+
+
+def test_one_address_has_at_most_half_the_queue_waiting():
+    """One client joining as fast as it could filled gradio's 64-place queue in a second and kept every other visitor
+    out (503): an address may have MAX_WAITING_PER_CLIENT events waiting, and the others still get in. The queue of a
+    real app (not started, so its events stay waiting), real gradio Events from real requests."""
+    from gradio.queueing import Event
+    from starlette.requests import Request
+
+    from ui import build_demo, untrained_models
+    from ui.limits import MAX_WAITING_PER_CLIENT, QUEUE_SIZE, Guard, Refusal
+
+    demo = build_demo(untrained_models())
+    guard, queue = Guard(None, demo), demo._queue
+    assert queue.max_size == QUEUE_SIZE and MAX_WAITING_PER_CLIENT == QUEUE_SIZE // 2
+    fn = next(f for f in demo.fns.values() if f.api_name == "sample")
+
+    def waits(address):
+        request = Request({"type": "http", "method": "POST", "path": "/", "headers": [], "client": (address, 5000)})
+        queue.create_event_queue_for_fn(fn)
+        queue.event_queue_per_concurrency_id[fn.concurrency_id].queue.append(Event(uuid.uuid4().hex, fn, request, None))
+
+    for _ in range(MAX_WAITING_PER_CLIENT - 1):
+        waits("203.0.113.7")
+    guard.waiting_place("203.0.113.7")  # one place left for this address
+    waits("203.0.113.7")
+    with pytest.raises(Refusal) as refused:
+        guard.waiting_place("203.0.113.7")
+    assert refused.value.status == 429 and refused.value.sentence.startswith("32 requests from your network")
+    guard.waiting_place("198.51.100.1")  # another visitor gets in
+    assert guard.calls.enqueues("queue/join") and guard.calls.enqueues("call/sample")
+    assert not guard.calls.enqueues("upload") and not guard.calls.enqueues("call/sample/abc")
+
+
+def test_gradios_developer_and_monitoring_routes_and_file_ranges_are_not_served(small_app):
+    """/gradio_api/dev/reload polls each open connection 20 times a second; /monitoring writes its secret link into the
+    log; a file route's Range made gradio answer with the request's own headers copied in, or a 500 and a traceback for
+    "bytes=0-1,2-3": the file is sent whole instead."""
+    _, url = small_app
+    for route in ("gradio_api/dev/reload", "monitoring", "monitoring/summary"):
+        with httpx.stream("GET", f"{url}{route}", timeout=30) as answer:  # dev/reload streams: its status, not all
+            assert answer.status_code == 404, route
+            assert json.loads(answer.read())["error"] == "This app has no such page.", route
+    stored = upload(url, b"<b>a page?</b>" * 8, name="x.html")
+    for ranged in ("bytes=0-1,2-3", "bytes=0--1", "bytes=0-30"):
+        answer = httpx.get(f"{url}gradio_api/file={stored}", headers={"Range": ranged, "Set-Cookie": "a=b"},
+                           timeout=30)
+        assert answer.status_code == 200 and answer.content == b"<b>a page?</b>" * 8, ranged
+        assert "set-cookie" not in answer.headers and answer.headers.get_list("content-type") == [
+            "application/octet-stream"], ranged

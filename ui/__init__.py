@@ -13,7 +13,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from . import compare, conditional, explorer, faces, latent, reconstruct, report, sample, training
-from .limits import Guard
+from .limits import QUEUE_SIZE, Guard
 from .models import Models, load_models, untrained_models
 
 STATIC = Path(__file__).resolve().parent / "static"  # the page's ES modules and style, served at vae/static/
@@ -49,7 +49,7 @@ def build_demo(models: Models, delete_cache=DELETE_CACHE) -> gr.Blocks:
                 with gr.Tab(title):
                     tab.create_tab(demo, models, own)
     # "images": every event that decodes a visitor's image shares these 4 workers, which bounds the memory in use
-    demo.queue(default_concurrency_limit=4, max_size=64)
+    demo.queue(default_concurrency_limit=4, max_size=QUEUE_SIZE)
     return demo
 
 

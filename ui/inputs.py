@@ -48,13 +48,14 @@ def number(value, name, lo, hi, integer=False):
     what = f"{name} must be {'a whole number' if integer else 'a number'} from {show(lo)} to {show(hi)}"
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise InputError(f"{what}, not {type(value).__name__ if value is not None else 'nothing'}.")
-    if isinstance(value, str) and not DECIMAL.fullmatch(value.strip()):
+    text = value.strip(" \t\r\n") if isinstance(value, str) else None  # ASCII spaces: "4\xa0" is no number
+    if text is not None and not DECIMAL.fullmatch(text):
         # as a person writes a number: Python's float() also reads "1_6", "١٢" (Arabic-Indic digits), "inf"
         raise InputError(f"{what}, not {quoted(value)!r}.")
     v = float(value)
     if integer and math.isfinite(v) and v == int(v):  # exactly, not as a float: 2**63 - 1 is a seed, 2**63 not
-        exact = isinstance(value, int) or (isinstance(value, str) and re.fullmatch(r"[+-]?[0-9]+", value.strip()))
-        v = int(value) if exact else int(v)
+        exact = isinstance(value, int) or (text is not None and re.fullmatch(r"[+-]?[0-9]+", text))
+        v = int(value if text is None else text) if exact else int(v)
     if not math.isfinite(v) or not lo <= v <= hi or (integer and v != int(v)):
         raise InputError(f"{what}, not {quoted(value)}.")
     return int(v) if integer else v

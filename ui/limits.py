@@ -13,6 +13,16 @@ from the Blocks (`Calls`): which events a client may call and by which name, how
 input may hold; a call that does not fit is refused here with a 4xx and one sentence. What a handler checks itself
 (a number's range, a model's name) still reaches it, so its own sentence answers.
 
+Queue. Every event a visitor's page or an API client starts waits in gradio's one queue of QUEUE_SIZE places; one
+client joining as fast as it can filled it in a second and every other visitor got "busy" (503) for as long as it
+kept on. A client address may have at most MAX_WAITING_PER_CLIENT events waiting (half the queue): the rest of the
+queue is always open to the others. Half, not less: a classroom behind one network address is one address.
+
+Gradio's routes that a visitor has no use for and that cost the server: /gradio_api/dev/reload (a watch for code
+changes; each open connection is polled 20 times a second) and /monitoring (writes its secret link into the log).
+A Range header on a file route is dropped (the file is sent whole, as HTTP allows): gradio split it at "-" (a 500
+and a traceback for "bytes=0-1,2-3") and answered a range with every header of the request copied into the answer.
+
 Answers. gradio's own refusals (a 403 on /gradio_api/file=, a 404, a 422 from its data model) are rewritten into
 one sentence that names no path of the server; a validator's verdicts (ui.inputs.validator: our sentences, which the
 page shows under their fields) pass as they are.
@@ -28,6 +38,8 @@ import time
 from .inputs import MAX_BLOB_BYTES, MAX_LAYERS
 
 MAX_UPLOAD_BYTES = 20_000_000  # gradio's max_file_size (ui.MAX_FILE_SIZE, "20mb")
+QUEUE_SIZE = 64  # gradio's queue (ui.build_demo: demo.queue(max_size=QUEUE_SIZE))
+MAX_WAITING_PER_CLIENT = QUEUE_SIZE // 2
 MAX_JSON_BYTES = 64_000  # the longest legitimate call (a drawing with its layers named by path) is under 2 KB
 # the sketchpad's pieces (ui.inputs.Sketchpad.accept_blobs): one image and a few form fields
 MAX_BLOB_REQUEST_BYTES = MAX_BLOB_BYTES + 64_000
@@ -311,6 +323,12 @@ class Calls:
             raise Refusal(404, "This app has no streaming inputs.")
         return None  # reset, upload, component_server, ...: gradio's own data model checks them
 
+    @staticmethod
+    def enqueues(route):
+        """Whether a POST to this route (after /gradio_api/) puts an event in the queue."""
+        parts = route.strip("/").split("/")
+        return parts == ["queue", "join"] or parts[0] == "call" and len(parts) == 2
+
     def component(self, body):
         """A call of a component's server function: one this app has, by its component's id and its name."""
         if not isinstance(body, dict) or type(body.get("component_id")) is not int or \
@@ -448,9 +466,14 @@ class Guard:
     async def guard(self, scope, receive, send):
         path, method = scope.get("path", ""), scope.get("method", "GET")
         route = path.split("/gradio_api/", 1)[1] if "/gradio_api/" in path else None
+        if (route or "").startswith("dev/") or path.rstrip("/") == "/monitoring" or path.startswith("/monitoring/"):
+            raise Refusal(404, "This app has no such page.")
         if route is not None and method in ("GET", "HEAD"):
             if re.match(r"(file=|file/|proxy=)", route) and "://" in route:
                 raise Refusal(403, "This app serves its own files, not addresses.")
+            if re.match(r"(file=|file/)", route):
+                scope = {**scope, "headers": [(k, v) for k, v in scope.get("headers", ())
+                                              if k.lower() not in (b"range", b"if-range")]}
             if self.calls is not None:
                 from urllib.parse import parse_qsl
 
@@ -483,6 +506,8 @@ class Guard:
                 raise Refusal(400, "Files are sent to this app as uploads, not as addresses for it to fetch.")
             if self.calls is not None:
                 self.calls.call(route, call)
+                if self.calls.enqueues(route):
+                    self.waiting_place((scope.get("client") or ("?",))[0])
         elif route is not None and route.strip("/") == "component_server" and self.calls is not None and \
                 headers.get(b"content-type", b"").startswith(b"application/json"):
             # as JSON; the sketch's blobs come as a form, whose fields accept_blobs checks itself
@@ -496,6 +521,17 @@ class Guard:
             return await receive()
 
         return await self.app(scope, replay, self.rewrite(send, method))
+
+    def waiting_place(self, client):
+        """Refusal (429) when `client` (an address) has MAX_WAITING_PER_CLIENT events waiting in the queue already."""
+        queue = getattr(self.demo, "_queue", None)
+        if queue is None:
+            return
+        waiting = sum(1 for events in list(queue.event_queue_per_concurrency_id.values()) for event in list(events.queue)
+                      if getattr(getattr(event.request, "client", None), "host", None) == client)
+        if waiting >= MAX_WAITING_PER_CLIENT:
+            raise Refusal(429, f"{waiting} requests from your network are waiting already; try again when they are "
+                               "answered.")
 
     @staticmethod
     def rewrite(send, method):
