@@ -429,6 +429,7 @@ class Guard:
     def __init__(self, app, demo=None):
         self.app, self.demo, self._calls = app, demo, None
         self.uploads = UploadBudget()
+        self.joining = {}  # client address -> its calls that passed waiting_place and are not yet answered
 
     @property
     def calls(self):
@@ -499,7 +500,7 @@ class Guard:
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
                 break
-        body, sent = b"".join(chunks), False
+        body, sent, joining = b"".join(chunks), False, None
         if limit == MAX_JSON_BYTES and route is not None and route.split("/")[0] not in ("upload",):
             call = parse(body or b"null")
             if names_an_address(call):
@@ -507,7 +508,7 @@ class Guard:
             if self.calls is not None:
                 self.calls.call(route, call)
                 if self.calls.enqueues(route):
-                    self.waiting_place((scope.get("client") or ("?",))[0])
+                    joining = self.waiting_place((scope.get("client") or ("?",))[0])
         elif route is not None and route.strip("/") == "component_server" and self.calls is not None and \
                 headers.get(b"content-type", b"").startswith(b"application/json"):
             # as JSON; the sketch's blobs come as a form, whose fields accept_blobs checks itself
@@ -520,18 +521,33 @@ class Guard:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        return await self.app(scope, replay, self.rewrite(send, method))
+        try:
+            return await self.app(scope, replay, self.rewrite(send, method))
+        finally:
+            if joining is not None:
+                self.left(joining)
 
     def waiting_place(self, client):
-        """Refusal (429) when `client` (an address) has MAX_WAITING_PER_CLIENT events waiting in the queue already."""
+        """A place in the queue for one more event of `client` (an address), held until left(client) (the join
+        is answered, its event in the queue by then) -> client; Refusal (429) when it has MAX_WAITING_PER_CLIENT
+        events waiting already. Its joins still on their way count as waiting: a hundred sent at once would all
+        pass a count of the queue alone, before the first of them is in it."""
         queue = getattr(self.demo, "_queue", None)
-        if queue is None:
-            return
-        waiting = sum(1 for events in list(queue.event_queue_per_concurrency_id.values()) for event in list(events.queue)
-                      if getattr(getattr(event.request, "client", None), "host", None) == client)
+        queued = 0 if queue is None else sum(
+            1 for events in list(queue.event_queue_per_concurrency_id.values()) for event in list(events.queue)
+            if getattr(getattr(event.request, "client", None), "host", None) == client)
+        waiting = queued + self.joining.get(client, 0)
         if waiting >= MAX_WAITING_PER_CLIENT:
             raise Refusal(429, f"{waiting} requests from your network are waiting already; try again when they are "
                                "answered.")
+        self.joining[client] = self.joining.get(client, 0) + 1
+        return client
+
+    def left(self, client):
+        """A join of `client` is answered: its event is in the queue (or refused), counted there from now."""
+        self.joining[client] -= 1
+        if not self.joining[client]:
+            del self.joining[client]
 
     @staticmethod
     def rewrite(send, method):
