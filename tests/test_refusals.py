@@ -442,10 +442,11 @@ def test_one_address_has_at_most_half_the_queue_waiting():
 
 def test_gradios_developer_and_monitoring_routes_and_file_ranges_are_not_served(small_app):
     """/gradio_api/dev/reload polls each open connection 20 times a second; /monitoring writes its secret link into the
-    log; a file route's Range made gradio answer with the request's own headers copied in, or a 500 and a traceback for
-    "bytes=0-1,2-3": the file is sent whole instead."""
+    log; /gradio_api/deep_link writes a session's state where no cleaning deletes it; a file route's Range made
+    gradio answer with the request's own headers copied in, or a 500 and a traceback for "bytes=0-1,2-3": the file
+    is sent whole instead."""
     _, url = small_app
-    for route in ("gradio_api/dev/reload", "monitoring", "monitoring/summary"):
+    for route in ("gradio_api/dev/reload", "monitoring", "monitoring/summary", "gradio_api/deep_link?session_hash=a"):
         with httpx.stream("GET", f"{url}{route}", timeout=30) as answer:  # dev/reload streams: its status, not all
             assert answer.status_code == 404, route
             assert json.loads(answer.read())["error"] == "This app has no such page.", route

@@ -19,7 +19,9 @@ kept on. A client address may have at most MAX_WAITING_PER_CLIENT events waiting
 queue is always open to the others. Half, not less: a classroom behind one network address is one address.
 
 Gradio's routes that a visitor has no use for and that cost the server: /gradio_api/dev/reload (a watch for code
-changes; each open connection is polled 20 times a second) and /monitoring (writes its secret link into the log).
+changes; each open connection is polled 20 times a second), /monitoring (writes its secret link into the log) and
+/gradio_api/deep_link (for a gr.DeepLinkButton, which this app has not: each call wrote a session's state, ~240 KB,
+into gradio's folder, where no cleaning deletes it).
 A Range header on a file route is dropped (the file is sent whole, as HTTP allows): gradio split it at "-" (a 500
 and a traceback for "bytes=0-1,2-3") and answered a range with every header of the request copied into the answer.
 
@@ -467,7 +469,8 @@ class Guard:
     async def guard(self, scope, receive, send):
         path, method = scope.get("path", ""), scope.get("method", "GET")
         route = path.split("/gradio_api/", 1)[1] if "/gradio_api/" in path else None
-        if (route or "").startswith("dev/") or path.rstrip("/") == "/monitoring" or path.startswith("/monitoring/"):
+        if (route or "").startswith("dev/") or (route or "").rstrip("/") == "deep_link" or \
+                path.rstrip("/") == "/monitoring" or path.startswith("/monitoring/"):
             raise Refusal(404, "This app has no such page.")
         if route is not None and method in ("GET", "HEAD"):
             if re.match(r"(file=|file/|proxy=)", route) and "://" in route:
