@@ -28,9 +28,12 @@ def parse_args(argv=None):
     parser.add_argument("--celeba", default=os.environ.get("VAE_EXPLORER_CELEBA", str(ROOT / "weights" / "celeba-vae")),
                         help="CelebA ConvVAE: a folder or a Hub repo id (default weights/celeba-vae, or "
                              "$VAE_EXPLORER_CELEBA); without it the Faces tab says so")
-    parser.add_argument("--forwarded-allow-ips", default=os.environ.get("FORWARDED_ALLOW_IPS", ""),
+    # on a Hugging Face Space ($SPACE_ID is set) the Space's proxy, from an internal 10.x address, names the visitor
+    parser.add_argument("--forwarded-allow-ips",
+                        default=os.environ.get("FORWARDED_ALLOW_IPS", "10.0.0.0/8" if os.environ.get("SPACE_ID") else ""),
                         help="the proxies (addresses or networks, comma-separated) whose X-Forwarded-For names the "
-                             "client, or * for any; default none, or uvicorn's $FORWARDED_ALLOW_IPS (docs/hosting-security.md)")
+                             "client, or * for any; default none (10.0.0.0/8 on a Hugging Face Space), or uvicorn's "
+                             "$FORWARDED_ALLOW_IPS (docs/hosting.md)")
     args = parser.parse_args(argv)
     for proxy in filter(None, (p.strip() for p in args.forwarded_allow_ips.split(","))):
         if proxy == "*":  # every peer is a proxy: only where nothing but the proxy can reach the app

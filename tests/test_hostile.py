@@ -213,6 +213,21 @@ def upload(url, data, name="x.png"):
     return answer.json()[0]
 
 
+def test_a_component_call_as_a_form_without_its_names_is_one_sentence(small_app, capfd):
+    """gradio's component_server raised KeyError (a plain 500, a traceback in the log) for a form without
+    component_id, or naming a component the page has not."""
+    demo, url = small_app
+    sketch = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "sketch")
+    capfd.readouterr()
+    for fields in ({"a": "1"}, {"component_id": "x", "session_hash": "s", "fn_name": "accept_blobs"},
+                   {"component_id": "99999", "session_hash": "s", "fn_name": "accept_blobs"},
+                   {"component_id": str(sketch._id), "fn_name": "accept_blobs"}):
+        answer = httpx.post(f"{url}gradio_api/component_server", data=fields, files={"file": ("b", b"x")}, timeout=60)
+        assert answer.status_code == 400 and "names its component_id" in answer.json()["error"], (fields, answer.text)
+        assert answer.headers["x-content-type-options"] == "nosniff"
+    assert "Traceback" not in "".join(capfd.readouterr())
+
+
 def test_a_form_field_that_is_not_a_file_is_one_sentence_at_the_upload_route(small_app):
     """gradio's upload route raised TypeError (a plain 500, a traceback in the log) for a part without a file name."""
     _, url = small_app

@@ -197,9 +197,14 @@ def test_routes_the_issue_did_not_name(url, capfd):
         assert_refused(post(url, route, b'{"data": NaN}'), capfd)
     assert_refused(post(url, "stream/x", {"data": []}), capfd)
     assert_refused(post(url, "cancel", {"session_hash": 5, "fn_index": 0, "event_id": "x"}), capfd)
-    # a handler's own refusal through /run is a 400 with its sentence, not gradio's 500
-    answer = post(url, "run/decode_point", {"data": ["VAE", "x", 0]})
-    assert_refused(answer, capfd, "z1 must be a number")
+    # /run and /api ran a queued event at once, past the queue and its caps (one client held the others' calls 10 s
+    # back); by name or by fn_index (gradio reads the body's fn_index before the name)
+    queued = next(d["id"] for d in httpx.get(f"{url}config", timeout=30).json()["dependencies"]
+                  if d["api_name"] == "sample")
+    for route, body in (("run/decode_point", {"data": ["VAE", 0.5, 0]}), ("api/decode_point", {"data": ["VAE", 0, 0]}),
+                        ("run/predict", {"fn_index": queued, "data": [16, 7, None]}),
+                        ("run/latent_grid", {"fn_index": queued, "data": [16, 7, None]})):
+        assert_refused(post(url, route, body), capfd, "waits its turn in the queue")
 
 
 # No path of the server in any answer
@@ -269,10 +274,16 @@ def test_x_forwarded_for_is_trusted_only_from_a_named_proxy():
         demo.close()
 
 
-def test_the_flag_takes_addresses_and_networks_only(capsys):
+def test_the_flag_takes_addresses_and_networks_only(capsys, monkeypatch):
     import app
 
-    assert app.parse_args([]).forwarded_allow_ips == os.environ.get("FORWARDED_ALLOW_IPS", "")
+    monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    assert app.parse_args([]).forwarded_allow_ips == ""
+    monkeypatch.setenv("SPACE_ID", "someone/vae-explorer")  # on a Space: its proxy's network, unless the variable says
+    assert app.parse_args([]).forwarded_allow_ips == "10.0.0.0/8"
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "10.1.0.0/16")
+    assert app.parse_args([]).forwarded_allow_ips == "10.1.0.0/16"
     assert app.parse_args(["--forwarded-allow-ips", "10.0.0.0/8, ::1"]).forwarded_allow_ips == "10.0.0.0/8, ::1"
     assert app.parse_args(["--forwarded-allow-ips", "*"]).forwarded_allow_ips == "*"
     with pytest.raises(SystemExit):

@@ -243,6 +243,7 @@ class Calls:
     def __init__(self, demo):
         self.demo, self.inputs, self.api_inputs, self.names = demo, {}, {}, {}
         self.reads_event_data = set()  # events whose function takes a gr.EventData: gradio checks its files first
+        self.queued = set()  # events that wait their turn in the queue: gradio's /run would run them beside it
         # the components' server functions the page may call (/component_server): {component id: {function names}}
         self.servers = {}
         for block_id, block in demo.blocks.items():
@@ -258,6 +259,8 @@ class Calls:
             self.inputs[index] = checks
             if fn.collects_event_data:
                 self.reads_event_data.add(index)
+            if fn.queue:
+                self.queued.add(index)
             self.api_inputs[index] = [i for i, block in enumerate(fn.inputs) if not block.skip_api]
             if fn.api_name and fn.api_visibility != "private":
                 self.names[fn.api_name] = index
@@ -301,6 +304,11 @@ class Calls:
             if index is None and parts[0] != "queue":
                 index = self.by_name(parts[1])
             self.check(index, body["data"])
+            if parts[0] != "queue" and index in self.queued:
+                # /run and /api call the function at once in gradio's thread pool, past the queue, its places per
+                # address and its 4 workers: one client held the others' calls 10 s back so
+                raise Refusal(403, "This event waits its turn in the queue: call it by /gradio_api/call/<name> or "
+                                   "queue/join, not /run or /api.")
             if index in self.reads_event_data:
                 self.event_data(body.get("event_data"))
             return None
@@ -458,13 +466,19 @@ class Guard:
             return await self.guard(scope, receive, nosniff)
         except Refusal as refusal:
             return await self.refuse(nosniff, refusal.status, refusal.sentence)
-        except TypeError:
-            # gradio's upload route raises TypeError for a form field that is not a file (a plain 500 and a
-            # traceback in the log); any other TypeError is the server's own and goes on to be logged
-            if started or not scope.get("path", "").rstrip("/").endswith("/gradio_api/upload"):
-                raise
-            return await self.refuse(nosniff, 400, "An upload is a form of files: each 'files' part with a file "
-                                                   "name.")
+        except (TypeError, KeyError, ValueError) as error:
+            # gradio's upload route raises TypeError for a form field that is not a file, its component_server
+            # KeyError for a form without component_id, session_hash or fn_name, or naming no component, and
+            # pydantic's ValidationError (a ValueError) for a component_id that is not a number (a plain 500 and a
+            # traceback in the log); any other is the server's own and goes on to be logged
+            route = scope.get("path", "").rstrip("/")
+            if not started and isinstance(error, TypeError) and route.endswith("/gradio_api/upload"):
+                return await self.refuse(nosniff, 400, "An upload is a form of files: each 'files' part with a file "
+                                                       "name.")
+            if not started and route.endswith("/gradio_api/component_server"):
+                return await self.refuse(nosniff, 400, "A component's call names its component_id, session_hash "
+                                                       "and fn_name, and a component of this page.")
+            raise
 
     async def guard(self, scope, receive, send):
         path, method = scope.get("path", ""), scope.get("method", "GET")
