@@ -29,6 +29,7 @@ Answers. gradio's own refusals (a 403 on /gradio_api/file=, a 404, a 422 from it
 one sentence that names no path of the server; a validator's verdicts (ui.inputs.validator: our sentences, which the
 page shows under their fields) pass as they are.
 """
+import collections
 import json
 import math
 import os
@@ -439,7 +440,7 @@ class Guard:
     def __init__(self, app, demo=None):
         self.app, self.demo, self._calls = app, demo, None
         self.uploads = UploadBudget()
-        self.joining = {}  # client address -> its calls that passed waiting_place and are not yet answered
+        self.joining = collections.Counter()  # client address -> its calls that passed waiting_place and are not yet answered
 
     @property
     def calls(self):
@@ -482,6 +483,7 @@ class Guard:
 
     async def guard(self, scope, receive, send):
         path, method = scope.get("path", ""), scope.get("method", "GET")
+        client = (scope.get("client") or ("?",))[0]  # its address (a trusted proxy's X-Forwarded-For, by uvicorn)
         route = path.split("/gradio_api/", 1)[1] if "/gradio_api/" in path else None
         if (route or "").startswith("dev/") or (route or "").rstrip("/") == "deep_link" or \
                 path.rstrip("/") == "/monitoring" or path.startswith("/monitoring/"):
@@ -501,7 +503,7 @@ class Guard:
         declared = headers.get(b"content-length")
         if method == "POST" and route is not None and route.strip("/") == "upload":
             size = int(declared) if declared is not None and declared.isdigit() else MAX_UPLOAD_BYTES
-            self.uploads.charge((scope.get("client") or ("?",))[0], size)
+            self.uploads.charge(client, size)
         if limit is None:
             return await self.app(scope, receive, self.rewrite(send, method))
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
@@ -525,7 +527,7 @@ class Guard:
             if self.calls is not None:
                 self.calls.call(route, call)
                 if self.calls.enqueues(route):
-                    joining = self.waiting_place((scope.get("client") or ("?",))[0])
+                    joining = self.waiting_place(client)
         elif route is not None and route.strip("/") == "component_server" and self.calls is not None and \
                 headers.get(b"content-type", b"").startswith(b"application/json"):
             # as JSON; the sketch's blobs come as a form, whose fields accept_blobs checks itself
@@ -553,11 +555,11 @@ class Guard:
         queued = 0 if queue is None else sum(
             1 for events in list(queue.event_queue_per_concurrency_id.values()) for event in list(events.queue)
             if getattr(getattr(event.request, "client", None), "host", None) == client)
-        waiting = queued + self.joining.get(client, 0)
+        waiting = queued + self.joining[client]
         if waiting >= MAX_WAITING_PER_CLIENT:
             raise Refusal(429, f"{waiting} requests from your network are waiting already; try again when they are "
                                "answered.")
-        self.joining[client] = self.joining.get(client, 0) + 1
+        self.joining[client] += 1
         return client
 
     def left(self, client):
